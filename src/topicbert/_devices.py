@@ -1,0 +1,118 @@
+"""Device and numeric-precision choices."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str) -> torch.device:
+    """Turn a device spec into a ``torch.device`` that exists on this machine.
+
+    ``"auto"`` picks CUDA, then Apple's MPS, then the CPU. An explicit device
+    that is not available raises ``ValueError``.
+    """
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"The 'device' parameter must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'. "
+            f"Got {device!r} instead."
+        ) from exc
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available on this machine. "
+                "Use device='auto' or device='cpu'."
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but this machine has only "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+    elif resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but MPS is not available on this machine. "
+            "Use device='auto' or device='cpu'."
+        )
+    elif resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"Unsupported device type {resolved.type!r}; use cpu, cuda or mps.")
+    return resolved
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """Return the autocast dtype for ``precision`` on ``device``, or ``None`` for fp32.
+
+    ``"auto"`` means bf16 on a CUDA device that supports it and fp32 elsewhere.
+    """
+    import torch
+
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"The 'precision' parameter must be one of {PRECISIONS}. Got {precision!r} instead."
+        )
+    if precision == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    if precision == "fp32":
+        return None
+    if precision == "fp16":
+        if device.type == "cpu":
+            raise ValueError("precision='fp16' needs a GPU; use 'bf16' or 'fp32' on the CPU.")
+        return torch.float16
+    return torch.bfloat16
+
+
+def autocast(
+    device: torch.device, dtype: torch.dtype | None
+) -> contextlib.AbstractContextManager[object]:
+    """Return an autocast context for ``dtype``, or a no-op context for fp32."""
+    import torch
+
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for the duration of the block, then restore them.
+
+    Dropout and weight initialisation draw from torch's global generators; this
+    makes them follow ``random_state`` without leaving the caller's global
+    random state changed.
+    """
+    import torch
+
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else "cuda"):
+        torch.manual_seed(seed)
+        yield
+
+
+def release_memory(device: torch.device | None) -> None:
+    """Return cached accelerator memory to the driver after a model is dropped."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device is not None and device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device is not None and device.type == "mps":
+        torch.mps.empty_cache()

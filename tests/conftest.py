@@ -1,0 +1,155 @@
+"""Shared fixtures: a tiny random BERT built offline and a small labelled corpus."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from topicbert import BertTopicClassifier
+
+TOPIC_WORDS = {
+    "sport": [
+        "match",
+        "goal",
+        "team",
+        "coach",
+        "league",
+        "season",
+        "player",
+        "score",
+        "win",
+        "cup",
+    ],
+    "business": [
+        "market",
+        "shares",
+        "profit",
+        "bank",
+        "economy",
+        "company",
+        "price",
+        "trade",
+        "growth",
+        "sales",
+    ],
+    "tech": [
+        "software",
+        "phone",
+        "computer",
+        "internet",
+        "chip",
+        "data",
+        "network",
+        "users",
+        "digital",
+        "app",
+    ],
+}
+FILLER = [
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "in",
+    "on",
+    "for",
+    "with",
+    "said",
+    "it",
+    "was",
+    "this",
+    "that",
+    "by",
+    "from",
+    "at",
+]
+DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
+BBC_CSV = DATA_DIR / "bbc-news.csv"
+
+
+def make_corpus(n_per_class: int, seed: int) -> tuple[list[str], list[str]]:
+    """Short texts whose topic words identify their class."""
+    rng = random.Random(seed)
+    texts, labels = [], []
+    for label, words in TOPIC_WORDS.items():
+        for _ in range(n_per_class):
+            length = rng.randint(6, 30)
+            tokens = [rng.choice(words if rng.random() < 0.5 else FILLER) for _ in range(length)]
+            texts.append(" ".join(tokens).capitalize() + ".")
+            labels.append(label)
+    order = list(range(len(texts)))
+    rng.shuffle(order)
+    return [texts[i] for i in order], [labels[i] for i in order]
+
+
+def build_tiny_bert(directory: Path) -> Path:
+    """Train a WordPiece vocabulary and save a randomly initialised 2-layer BERT."""
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    texts, _ = make_corpus(100, seed=0)
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    wordpiece.train_from_iterator(texts, vocab_size=200, min_frequency=1, show_progress=False)
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer = BertTokenizerFast(
+        tokenizer_object=wordpiece._tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
+    tokenizer.model_max_length = 128
+    tokenizer.save_pretrained(str(directory))
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+    )
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(config).save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def corpus() -> tuple[list[str], list[str]]:
+    return make_corpus(40, seed=1)
+
+
+@pytest.fixture(scope="session")
+def held_out() -> tuple[list[str], list[str]]:
+    return make_corpus(15, seed=2)
+
+
+def tiny_classifier(tiny_bert: Path, **params: object) -> BertTopicClassifier:
+    defaults: dict[str, object] = {
+        "backbone": str(tiny_bert),
+        "max_length": 64,
+        "batch_size": 8,
+        "epochs": 4,
+        "learning_rate": 3e-3,
+        "device": "cpu",
+        "random_state": 0,
+    }
+    defaults.update(params)
+    return BertTopicClassifier(**defaults)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_bert: Path, corpus: tuple[list[str], list[str]]) -> BertTopicClassifier:
+    texts, labels = corpus
+    return tiny_classifier(tiny_bert).fit(texts, labels)
