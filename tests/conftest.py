@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
 import pytest
 
 from topicbert import BertTopicClassifier
+
+# The tests never reach a model hub: fail at once instead of retrying a lookup.
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 TOPIC_WORDS = {
     "sport": [

@@ -345,8 +345,6 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         device = resolve_device(self.device)
         amp_dtype = resolve_precision(self.precision, device)
         backbone = resolve_backbone(self.backbone)
-        self._release_model()
-
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
         tokenizer = backbone.load_tokenizer()
@@ -358,7 +356,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         with seeded(seed, device):
             encoder = backbone.load_encoder()
             self._check_max_length(encoder, tokenizer, backbone.name)
-            model = self._build_model(encoder, len(classes)).to(device)
+            model = self._build_model(encoder, len(classes))
+            # Every check has passed: only now is a previous fit's model dropped.
+            self._release_model()
+            model.to(device)
             encoded = self._tokenize(tokenizer, texts)
             self.classes_ = classes
             self.model_ = model

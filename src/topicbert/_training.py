@@ -36,7 +36,9 @@ class TopicModel(nn.Module):
         """Return logits of shape ``(batch, n_classes)``."""
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
-        if self.pooling == "mean":
+        if self.pooling == "pooler":
+            pooled = output.pooler_output
+        elif self.pooling == "mean":
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         else:
