@@ -77,7 +77,7 @@ def read_labeled_csv(
     label = label_column or _detect(columns, LABEL_COLUMNS, "labels", path)
     if text == label:
         raise ValueError(f"The text and label columns are both {text!r}; name two columns.")
-    result = pd.DataFrame({"text": frame[text], "label": frame[label]})
+    result: pd.DataFrame = pd.DataFrame({"text": frame[text], "label": frame[label]})
     return result
 
 
@@ -98,7 +98,8 @@ def drop_duplicate_texts(data: pd.DataFrame) -> pd.DataFrame:
         The frame without repeated texts, index reset.
     """
     unique: pd.DataFrame = data.drop_duplicates(subset="text", keep="first")
-    return unique.reset_index(drop=True)
+    reset: pd.DataFrame = unique.reset_index(drop=True)
+    return reset
 
 
 def train_val_test_split(

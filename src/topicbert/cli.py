@@ -1,0 +1,143 @@
+"""The ``topicbert`` command line.
+
+``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
+holds out a stratified test split, fine-tunes a model on the rest, prints
+held-out accuracy, macro-F1 and a per-class report, and saves the model when
+``--out`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from topicbert import BertTopicClassifier, __version__
+
+    defaults = BertTopicClassifier().get_params()
+    parser = argparse.ArgumentParser(
+        prog="topicbert",
+        description="Fine-tune BERT-family encoders for topic classification.",
+    )
+    parser.add_argument("--version", action="version", version=f"topicbert {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="fine-tune on a labelled CSV file and report held-out accuracy",
+        description=(
+            "Read DATA (a CSV with a text and a label column), drop duplicate texts, hold out "
+            "a stratified test split, fine-tune on the rest and print held-out accuracy, "
+            "macro-F1 and a per-class report."
+        ),
+    )
+    train.add_argument("data", type=Path, metavar="DATA.csv", help="labelled CSV file")
+    train.add_argument("--out", type=Path, help="directory to save the fitted model in")
+    train.add_argument("--text-column", help="column holding the texts (default: detected)")
+    train.add_argument("--label-column", help="column holding the labels (default: detected)")
+    train.add_argument(
+        "--backbone",
+        default=defaults["backbone"],
+        help="registered name, local directory or model id (default: %(default)s)",
+    )
+    train.add_argument("--pooling", choices=["mean", "cls", "pooler"], default=defaults["pooling"])
+    train.add_argument(
+        "--max-length", type=_positive_int, default=defaults["max_length"], help="tokens per text"
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"])
+    train.add_argument("--epochs", type=_positive_int, default=defaults["epochs"])
+    train.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
+    train.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out part of the training data and stop when its loss stops improving",
+    )
+    train.add_argument(
+        "--test-size", type=_share, default=0.2, help="held-out share (default: %(default)s)"
+    )
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    train.add_argument("--random-state", type=int, default=42)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    from topicbert import BertTopicClassifier
+    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+
+    data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
+    complete = data.dropna()
+    unique = drop_duplicate_texts(complete)
+    print(
+        f"{args.data}: {len(data)} rows, {len(data) - len(complete)} with a missing value, "
+        f"{len(complete) - len(unique)} duplicate texts removed, {len(unique)} used; "
+        f"{unique['label'].nunique()} labels"
+    )
+    train, _, test = train_val_test_split(
+        unique, val_size=0.0, test_size=args.test_size, random_state=args.random_state
+    )
+    print(f"training on {len(train)} texts, testing on {len(test)} held-out texts")
+    clf = BertTopicClassifier(
+        backbone=args.backbone,
+        pooling=args.pooling,
+        max_length=args.max_length,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        early_stopping=args.early_stopping,
+        device=args.device,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+    )
+    started = time.perf_counter()
+    clf.fit(train["text"].tolist(), train["label"].tolist())
+    fit_seconds = time.perf_counter() - started
+    predicted = clf.predict(test["text"].tolist())
+    print(classification_report(test["label"], predicted, digits=4))
+    print(f"backbone: {clf.backbone_name_} on {clf.device_}")
+    print(f"fit seconds: {fit_seconds:.1f}")
+    print(f"held-out accuracy: {accuracy_score(test['label'], predicted):.4f}")
+    print(f"held-out macro-F1: {f1_score(test['label'], predicted, average='macro'):.4f}")
+    if args.out is not None:
+        print(f"model saved to {clf.save(args.out)}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (0 success, 1 error, 2 bad usage)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            _train(args)
+    except (ValueError, TypeError, OSError) as exc:
+        print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"topicbert {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
