@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from topicbert._backbones import BackboneError, PretrainedBackbone
 from topicbert._classifier import BertTopicClassifier, ModelLoadError
+from topicbert._cleaning import TextCleaner
 from topicbert.plugins import Callback, available_backbones, register_backbone
 
 try:
@@ -23,6 +24,7 @@ __all__ = [
     "Callback",
     "ModelLoadError",
     "PretrainedBackbone",
+    "TextCleaner",
     "__version__",
     "available_backbones",
     "register_backbone",
