@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+from topicbert import datasets
+from topicbert.datasets import (
+    describe_dataset,
+    drop_duplicate_texts,
+    load_bbc,
+    read_labeled_csv,
+    train_val_test_split,
+)
 
 from .conftest import BBC_CSV
 
@@ -68,3 +76,131 @@ def test_bbc_corpus_has_98_duplicates() -> None:
     data = read_labeled_csv(BBC_CSV)
     assert len(data) == 2225
     assert len(drop_duplicate_texts(data)) == 2225 - 98
+
+
+# ------------------------------------------------------------------ load_bbc
+def bbc_archive(path: Path, per_topic: int = 2) -> bytes:
+    """A zip laid out like bbc-fulltext.zip: bbc/<topic>/<nnn>.txt in Latin-1."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bbc/README.TXT", "Consists of 2225 documents")
+        for topic in ("business", "sport", "tech"):
+            for n in range(1, per_topic + 1):
+                text = f"{topic.title()} headline {n}\n\nBody of {topic} story {n} costs £5.\n"
+                archive.writestr(f"bbc/{topic}/{n:03d}.txt", text.encode("latin-1"))
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def test_load_bbc_reads_a_local_copy(tmp_path: Path) -> None:
+    path = tmp_path / "copy.csv"
+    path.write_text("category,text\nsport,a\ntech,b\n")
+    assert load_bbc(path)["label"].tolist() == ["sport", "tech"]
+
+
+def test_load_bbc_downloads_checks_and_caches_an_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "bbc-fulltext.zip"
+    digest = hashlib.sha256(bbc_archive(archive)).hexdigest()
+    cache = tmp_path / "cache"
+    data = load_bbc(cache_dir=cache, url=archive.as_uri(), sha256=digest)
+    assert len(data) == 6
+    assert data["text"][0] == "Business headline 1\n\nBody of business story 1 costs £5."
+    assert (cache / "bbc-news.csv").is_file()
+    # the second call reads the cache: the source may be gone
+    archive.unlink()
+    again = load_bbc(cache_dir=cache, url=archive.as_uri())
+    pd.testing.assert_frame_equal(again, data)
+
+
+def test_load_bbc_over_http_from_a_local_server(tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    bbc_archive(tmp_path / "bbc-fulltext.zip")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/bbc-fulltext.zip"
+        data = load_bbc(cache_dir=tmp_path / "cache", url=url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sorted(data["label"].unique()) == ["business", "sport", "tech"]
+
+
+def test_load_bbc_rejects_a_wrong_checksum_and_caches_nothing(tmp_path: Path) -> None:
+    archive = tmp_path / "bbc-fulltext.zip"
+    bbc_archive(archive)
+    with pytest.raises(ValueError, match=r"SHA-256 .* not the expected"):
+        load_bbc(cache_dir=tmp_path / "cache", url=archive.as_uri(), sha256="0" * 64)
+    assert not (tmp_path / "cache").exists()
+
+
+def test_load_bbc_notices_a_corrupted_cache(tmp_path: Path) -> None:
+    archive = tmp_path / "bbc-fulltext.zip"
+    bbc_archive(archive)
+    cache = tmp_path / "cache"
+    load_bbc(cache_dir=cache, url=archive.as_uri())
+    with (cache / "bbc-news.csv").open("a") as handle:
+        handle.write("sport,tampered\n")
+    with pytest.raises(ValueError, match="does not match the checksum"):
+        load_bbc(cache_dir=cache, url=archive.as_uri())
+
+
+def test_load_bbc_without_network_says_what_to_do(tmp_path: Path) -> None:
+    # nothing listens on the discard port of the loopback address
+    with pytest.raises(ConnectionError, match=r"pass load_bbc\(path=\.\.\.\)"):
+        load_bbc(cache_dir=tmp_path, url="http://127.0.0.1:9/bbc-fulltext.zip", timeout=5)
+
+
+def test_load_bbc_checks_the_default_corpus_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "bbc-fulltext.zip"
+    bbc_archive(archive)
+    monkeypatch.setattr(datasets, "BBC_ARCHIVE_URL", archive.as_uri())
+    with pytest.raises(ValueError, match="not the published BBC corpus"):
+        load_bbc(cache_dir=tmp_path / "cache", url=archive.as_uri())
+
+
+# ---------------------------------------------------------- describe_dataset
+def test_describe_dataset_counts_and_lengths(tiny_bert: Path, tmp_path: Path) -> None:
+    data = pd.DataFrame(
+        {
+            "text": ["one two three", "goal " * 200, None, "one two three"],
+            "label": ["a", "b", "a", None],
+        }
+    )
+    summary = describe_dataset(data, tokenizer=str(tiny_bert), max_length=64)
+    assert summary.n_rows == 4
+    assert summary.missing == {"text": 1, "label": 1}
+    assert summary.label_counts == {"a": 2, "b": 1}
+    assert summary.word_lengths == [3, 200, 3]
+    assert summary.token_lengths is not None and summary.token_lengths[1] == 202
+    assert summary.n_over_max_length == 1
+    assert summary.n_duplicates == 1
+    text = str(summary)
+    assert "longer than max_length=64: 1 (33.3%)" in text
+    assert "missing values: text=1, label=1" in text
+
+    figure = summary.plot()
+    figure.savefig(tmp_path / "summary.png", dpi=50)
+    from PIL import Image
+
+    with Image.open(tmp_path / "summary.png") as image:
+        assert image.format == "PNG"
+        assert image.size == (500, 200)
+        colours = image.convert("RGB").getcolors(maxcolors=100_000) or []
+        assert len(colours) > 10  # not a blank canvas
+
+
+def test_describe_dataset_needs_text_and_label() -> None:
+    with pytest.raises(ValueError, match="'label' column"):
+        describe_dataset(pd.DataFrame({"text": ["x"]}))

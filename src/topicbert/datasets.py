@@ -8,19 +8,44 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = [
+    "BBC_ARCHIVE_URL",
+    "BBC_LABEL_COUNTS",
     "LABEL_COLUMNS",
     "TEXT_COLUMNS",
+    "DatasetSummary",
+    "describe_dataset",
     "drop_duplicate_texts",
+    "load_bbc",
     "read_labeled_csv",
     "train_val_test_split",
 ]
+
+BBC_ARCHIVE_URL = "http://mlg.ucd.ie/files/datasets/bbc-fulltext.zip"
+BBC_LABEL_COUNTS = {
+    "business": 510,
+    "entertainment": 386,
+    "politics": 417,
+    "sport": 511,
+    "tech": 401,
+}
+_BBC_FILE = re.compile(r"(?:^|/)(business|entertainment|politics|sport|tech)/(\d+)\.txt$")
 
 TEXT_COLUMNS = ("text", "content", "article", "body", "document", "sentence")
 LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "target")
@@ -148,3 +173,288 @@ def train_val_test_split(
         stratify=rest["label"] if stratify else None,
     )
     return train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _default_cache_dir() -> Path:
+    configured = os.environ.get("TOPICBERT_DATA")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "topicbert"
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _bbc_archive_to_frame(content: bytes) -> pd.DataFrame:
+    """Turn the raw ``bbc-fulltext`` archive (``bbc/<topic>/<nnn>.txt``) into rows."""
+    import pandas as pd
+
+    rows = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for name in sorted(archive.namelist()):
+                match = _BBC_FILE.search(name)
+                if match is None:
+                    continue
+                text = archive.read(name).decode("latin-1").strip()
+                rows.append((f"{match[1]}/{match[2]}", match[1], text))
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"The downloaded BBC archive is not a valid zip file: {exc}") from exc
+    if not rows:
+        raise ValueError("The downloaded archive holds no BBC articles (bbc/<topic>/<nnn>.txt).")
+    frame: pd.DataFrame = pd.DataFrame(rows, columns=["id", "category", "text"])
+    return frame
+
+
+def load_bbc(
+    path: str | Path | None = None,
+    *,
+    cache_dir: str | Path | None = None,
+    url: str = BBC_ARCHIVE_URL,
+    sha256: str | None = None,
+    timeout: float = 60.0,
+) -> pd.DataFrame:
+    """Load the BBC News topic corpus (2,225 articles, 5 topics).
+
+    Reads a local copy when ``path`` is given. Otherwise reads the cached copy
+    in ``cache_dir``, or downloads the public corpus once and caches it as
+    ``bbc-news.csv`` (columns ``id,category,text``).
+
+    Integrity: a download is checked against ``sha256`` when given; its digest
+    is stored beside the cached copy and checked on every later read, so a
+    corrupted cache is noticed; a corpus from the default ``url`` must have the
+    published 2,225 articles with 510/386/417/511/401 per topic.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A local copy, in the BBC layout or the ``category,text`` layout.
+    cache_dir : str or path-like, optional
+        Where the download is cached; by default ``$TOPICBERT_DATA`` or
+        ``~/.cache/topicbert``.
+    url : str, default=BBC_ARCHIVE_URL
+        The raw ``bbc-fulltext`` zip archive, or a CSV file in one of the
+        layouts ``read_labeled_csv`` reads (``http(s)://`` or ``file://``).
+    sha256 : str, optional
+        Expected SHA-256 of the downloaded file.
+    timeout : float, default=60
+        Seconds to wait for the server.
+
+    Returns
+    -------
+    data : pandas.DataFrame
+        Columns ``text`` and ``label``, as from :func:`read_labeled_csv`.
+
+    Raises
+    ------
+    ConnectionError
+        When the corpus has to be downloaded and the server cannot be reached.
+    ValueError
+        When the download fails its checksum or is not the expected corpus.
+    """
+    if path is not None:
+        return read_labeled_csv(path)
+    directory = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    cached = directory / "bbc-news.csv"
+    digest_file = directory / "bbc-news.csv.sha256"
+    if cached.is_file():
+        recorded = digest_file.read_text("utf-8").split()[0] if digest_file.is_file() else None
+        if recorded is not None and recorded != _sha256(cached.read_bytes()):
+            raise ValueError(
+                f"The cached BBC corpus {str(cached)!r} does not match the checksum recorded "
+                "when it was downloaded; delete it to download it again."
+            )
+        return read_labeled_csv(cached)
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            content: bytes = response.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionError(
+            f"Could not download the BBC corpus from {url} ({reason}). This machine may have "
+            "no network access: download it elsewhere and pass load_bbc(path=...), or copy "
+            f"bbc-news.csv into {str(directory)!r}."
+        ) from exc
+    if sha256 is not None and _sha256(content) != sha256.lower():
+        raise ValueError(
+            f"The file downloaded from {url} has SHA-256 {_sha256(content)}, not the expected "
+            f"{sha256}; it was not cached."
+        )
+    if content[:4] == b"PK\x03\x04":
+        frame = _bbc_archive_to_frame(content)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            downloaded = Path(tmp) / "download.csv"
+            downloaded.write_bytes(content)
+            frame = read_labeled_csv(downloaded).rename(columns={"label": "category"})
+            frame = frame[["category", "text"]]
+    if url == BBC_ARCHIVE_URL:
+        counts = frame["category"].value_counts().to_dict()
+        if counts != BBC_LABEL_COUNTS:
+            raise ValueError(
+                f"The corpus downloaded from {url} is not the published BBC corpus: articles "
+                f"per topic {counts}, expected {BBC_LABEL_COUNTS}."
+            )
+    directory.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(cached, index=False)
+    digest_file.write_text(f"{_sha256(cached.read_bytes())}  bbc-news.csv\n", encoding="utf-8")
+    return read_labeled_csv(cached)
+
+
+@dataclass
+class DatasetSummary:
+    """What a labelled dataset looks like before training; see :func:`describe_dataset`.
+
+    Attributes
+    ----------
+    n_rows : int
+        Number of rows.
+    missing : dict
+        Missing values per column.
+    label_counts : dict
+        Rows per label, most frequent first.
+    word_lengths : list of int
+        Words per text (texts that are present).
+    token_lengths : list of int or None
+        Tokens per text, special tokens included, when a tokenizer was given.
+    max_length : int
+        The token budget compared with ``token_lengths``.
+    n_duplicates : int
+        Texts that repeat an earlier text.
+    """
+
+    n_rows: int
+    missing: dict[str, int]
+    label_counts: dict[Any, int]
+    word_lengths: list[int]
+    token_lengths: list[int] | None
+    max_length: int
+    n_duplicates: int
+    _tokenizer_name: str = field(default="", repr=False)
+
+    @property
+    def n_over_max_length(self) -> int | None:
+        """Texts longer than ``max_length`` tokens (``None`` without a tokenizer)."""
+        if self.token_lengths is None:
+            return None
+        return sum(length > self.max_length for length in self.token_lengths)
+
+    def __str__(self) -> str:
+        import numpy as np
+
+        lines = [f"{self.n_rows} rows, {self.n_duplicates} duplicate texts"]
+        lines.append("missing values: " + ", ".join(f"{k}={v}" for k, v in self.missing.items()))
+        lines.append("label counts:")
+        width = max((len(str(label)) for label in self.label_counts), default=5)
+        for label, count in self.label_counts.items():
+            lines.append(f"  {label!s:<{width}}  {count:>6}  {count / self.n_rows:6.1%}")
+
+        def stats(name: str, values: list[int]) -> str:
+            array = np.asarray(values)
+            return (
+                f"{name}: min {array.min()}, median {np.median(array):.0f}, "
+                f"mean {array.mean():.0f}, max {array.max()}"
+            )
+
+        if self.word_lengths:
+            lines.append(stats("words per text", self.word_lengths))
+        if self.token_lengths:
+            lines.append(stats(f"tokens per text ({self._tokenizer_name})", self.token_lengths))
+            over = self.n_over_max_length or 0
+            lines.append(
+                f"longer than max_length={self.max_length}: {over} "
+                f"({over / len(self.token_lengths):.1%})"
+            )
+        return "\n".join(lines)
+
+    def plot(self) -> Figure:
+        """Bar chart of the label counts and histogram of text lengths.
+
+        Returns
+        -------
+        figure : matplotlib.figure.Figure
+            Two panels; save with ``figure.savefig("summary.png")``.
+        """
+        try:
+            from matplotlib.figure import Figure
+        except ImportError as exc:
+            raise ImportError(
+                "Plotting needs matplotlib; install it with: pip install 'topicbert[plot]'"
+            ) from exc
+        figure = Figure(figsize=(10, 4), layout="constrained")
+        bars, histogram = figure.subplots(1, 2)
+        labels = [str(label) for label in self.label_counts]
+        bars.bar(labels, list(self.label_counts.values()), color="tab:blue")
+        bars.set_title("Texts per label")
+        bars.set_ylabel("texts")
+        bars.tick_params(axis="x", labelrotation=30)
+        if self.token_lengths:
+            histogram.hist(self.token_lengths, bins=50, color="tab:orange")
+            histogram.axvline(self.max_length, color="black", linestyle="--")
+            histogram.annotate(
+                f"max_length={self.max_length}",
+                (self.max_length, 1),
+                xycoords=("data", "axes fraction"),
+                xytext=(4, -14),
+                textcoords="offset points",
+            )
+            histogram.set_xlabel("tokens per text")
+        else:
+            histogram.hist(self.word_lengths, bins=50, color="tab:orange")
+            histogram.set_xlabel("words per text")
+        histogram.set_title("Text length")
+        histogram.set_ylabel("texts")
+        return figure
+
+
+def describe_dataset(
+    data: pd.DataFrame, *, tokenizer: Any = None, max_length: int = 512
+) -> DatasetSummary:
+    """Summarise a labelled frame: missing values, labels, lengths.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        A frame with ``text`` and ``label`` columns.
+    tokenizer : tokenizer or str, optional
+        A Hugging Face tokenizer, or a backbone spec (such as
+        ``"all-MiniLM-L6-v2"``) whose tokenizer to use, to count tokens.
+    max_length : int, default=512
+        Token budget to count the longer texts against.
+
+    Returns
+    -------
+    summary : DatasetSummary
+        Printable (``print(summary)``) and plottable (``summary.plot()``).
+    """
+    for column in ("text", "label"):
+        if column not in data.columns:
+            raise ValueError(
+                f"describe_dataset needs a {column!r} column; got {list(data.columns)}."
+            )
+    texts = data["text"].dropna().astype(str).tolist()
+    name = ""
+    token_lengths = None
+    if tokenizer is not None:
+        if isinstance(tokenizer, (str, Path)):
+            from topicbert._backbones import resolve_backbone
+
+            backbone = resolve_backbone(tokenizer)
+            name, tokenizer = backbone.name, backbone.load_tokenizer()
+        else:
+            name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
+        encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
+        token_lengths = [len(ids) for ids in encoded]
+    counts = data["label"].value_counts(dropna=True)
+    return DatasetSummary(
+        n_rows=len(data),
+        missing={str(column): int(count) for column, count in data.isna().sum().items()},
+        label_counts={label: int(count) for label, count in counts.items()},
+        word_lengths=[len(text.split()) for text in texts],
+        token_lengths=token_lengths,
+        max_length=max_length,
+        n_duplicates=int(data["text"].dropna().duplicated().sum()),
+        _tokenizer_name=str(name),
+    )
