@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from topicbert._backbones import BackboneError, PretrainedBackbone
 from topicbert._classifier import BertTopicClassifier, ModelLoadError
 from topicbert._cleaning import TextCleaner
+from topicbert._evaluation import ClassificationReport, evaluate_report
 from topicbert.plugins import Callback, available_backbones, register_backbone
 
 try:
@@ -22,10 +23,12 @@ __all__ = [
     "BackboneError",
     "BertTopicClassifier",
     "Callback",
+    "ClassificationReport",
     "ModelLoadError",
     "PretrainedBackbone",
     "TextCleaner",
     "__version__",
     "available_backbones",
+    "evaluate_report",
     "register_backbone",
 ]
