@@ -657,6 +657,4 @@ def _add_probability_scores(
             metrics.top_k_accuracy_score(true_index, proba, k=k, labels=indices)
         )
     correct = (proba.argmax(axis=1) == true_index).astype(np.float64)
-    report.expected_calibration_error, report.calibration = _calibration(
-        correct, proba.max(axis=1)
-    )
+    report.expected_calibration_error, report.calibration = _calibration(correct, proba.max(axis=1))
