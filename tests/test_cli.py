@@ -58,6 +58,7 @@ def test_train_prints_held_out_figures_and_saves(
     assert "held-out accuracy:" in result.stdout and "held-out macro-F1:" in result.stdout
     accuracy = float(result.stdout.split("held-out accuracy:")[1].split()[0])
     assert accuracy >= 0.8
+    assert {"report.html", "report.json"} <= {p.name for p in out.iterdir()}
     loaded = BertTopicClassifier.load(out)
     assert loaded.classes_.tolist() == ["business", "sport", "tech"]
 

@@ -2,8 +2,8 @@
 
 ``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
 holds out a stratified test split, fine-tunes a model on the rest, prints
-held-out accuracy, macro-F1 and a per-class report, and saves the model when
-``--out`` is given.
+held-out accuracy, macro-F1 and a per-class report, and saves the model with
+the report (HTML and JSON) when ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -82,9 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from sklearn.metrics import accuracy_score, classification_report, f1_score
-
-    from topicbert import BertTopicClassifier
+    from topicbert import BertTopicClassifier, ClassificationReport
     from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
     data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
@@ -114,14 +112,17 @@ def _train(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     clf.fit(train["text"].tolist(), train["label"].tolist())
     fit_seconds = time.perf_counter() - started
-    predicted = clf.predict(test["text"].tolist())
-    print(classification_report(test["label"], predicted, digits=4))
+    report = ClassificationReport.from_estimator(clf, test["text"].tolist(), test["label"].tolist())
+    print(report.format(digits=4))
     print(f"backbone: {clf.backbone_name_} on {clf.device_}")
     print(f"fit seconds: {fit_seconds:.1f}")
-    print(f"held-out accuracy: {accuracy_score(test['label'], predicted):.4f}")
-    print(f"held-out macro-F1: {f1_score(test['label'], predicted, average='macro'):.4f}")
+    print(f"held-out accuracy: {report.accuracy:.4f}")
+    print(f"held-out macro-F1: {report.macro_avg['f1-score']:.4f}")
     if args.out is not None:
-        print(f"model saved to {clf.save(args.out)}")
+        directory = clf.save(args.out)
+        report.save(directory / "report.json")
+        report.save(directory / "report.html")
+        print(f"model and held-out report (report.html, report.json) saved to {directory}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
