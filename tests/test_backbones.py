@@ -66,7 +66,7 @@ def test_registered_backbone_is_used_by_name(tiny_bert: Path, corpus) -> None:
     try:
         clf = tiny_classifier(tiny_bert, backbone="tiny-registered", epochs=1).fit(*corpus)
     finally:
-        plugins._registered_backbones.pop("tiny-registered")
+        plugins._backbones.registered.pop("tiny-registered")
     assert calls == [1]
     assert clf.backbone_name_ == "tiny-registered"
 
@@ -97,7 +97,7 @@ def test_factory_returning_the_wrong_type_is_reported() -> None:
         with pytest.raises(BackboneError, match="lacks name"):
             resolve_backbone("broken-factory")
     finally:
-        plugins._registered_backbones.pop("broken-factory")
+        plugins._backbones.registered.pop("broken-factory")
 
 
 def test_register_backbone_checks_its_arguments() -> None:

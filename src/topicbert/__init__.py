@@ -12,6 +12,7 @@ from topicbert._backbones import BackboneError, PretrainedBackbone
 from topicbert._classifier import BertTopicClassifier, ModelLoadError
 from topicbert._cleaning import TextCleaner
 from topicbert._evaluation import ClassificationReport, evaluate_report
+from topicbert._explain import Explanation, explain
 from topicbert.plugins import Callback, available_backbones, register_backbone
 
 try:
@@ -24,11 +25,13 @@ __all__ = [
     "BertTopicClassifier",
     "Callback",
     "ClassificationReport",
+    "Explanation",
     "ModelLoadError",
     "PretrainedBackbone",
     "TextCleaner",
     "__version__",
     "available_backbones",
     "evaluate_report",
+    "explain",
     "register_backbone",
 ]

@@ -11,6 +11,11 @@ group ``topicbert.backbones`` in that package's ``pyproject.toml``::
 The entry point names a zero-argument callable that returns an object
 satisfying the :class:`Backbone` protocol.
 
+An *explainer* is added the same way, with :func:`register_explainer` or the
+entry-point group ``topicbert.explainers``; its factory returns an object
+satisfying the :class:`Explainer` protocol, and
+``topicbert.explain(model, text, method="my-name")`` uses it.
+
 Callbacks observe training; subclass :class:`Callback` and override the hooks
 you need.
 
@@ -19,7 +24,6 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import warnings
 from collections.abc import Callable, Mapping
@@ -31,16 +35,23 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKBONE_ENTRY_POINT_GROUP",
+    "EXPLAINER_ENTRY_POINT_GROUP",
     "Backbone",
     "BackboneFactory",
     "Callback",
+    "Explainer",
+    "ExplainerFactory",
     "available_backbones",
+    "available_explainers",
     "get_backbone_factory",
+    "get_explainer_factory",
     "refresh",
     "register_backbone",
+    "register_explainer",
 ]
 
 BACKBONE_ENTRY_POINT_GROUP = "topicbert.backbones"
+EXPLAINER_ENTRY_POINT_GROUP = "topicbert.explainers"
 
 
 @runtime_checkable
@@ -73,12 +84,114 @@ class Backbone(Protocol):
 BackboneFactory = Callable[[], Backbone]
 """A zero-argument callable returning a :class:`Backbone`."""
 
-# Built-in backbones, as "module:attribute" strings so that nothing is imported
-# until a name is used.
-_BUILTIN_BACKBONES: dict[str, str] = {
-    "all-MiniLM-L6-v2": "topicbert._backbones:all_minilm_l6_v2",
-}
-_registered_backbones: dict[str, BackboneFactory | str] = {}
+
+@runtime_checkable
+class Explainer(Protocol):
+    """What an explainer provides: word weights for some labels of one text.
+
+    ``predict_proba`` maps a list of texts to an array of shape
+    ``(n_texts, n_classes)``; ``labels`` are column indices to explain. The
+    result maps each of those indices to ``(word, weight)`` pairs, most
+    important first, where a positive weight supports the label.
+    """
+
+    def explain(
+        self,
+        predict_proba: Callable[[list[str]], Any],
+        text: str,
+        *,
+        labels: list[int],
+        num_features: int,
+        num_samples: int,
+        random_state: int | None,
+    ) -> dict[int, list[tuple[str, float]]]:
+        """Return word weights per explained label."""
+        ...
+
+
+ExplainerFactory = Callable[[], Explainer]
+"""A zero-argument callable returning an :class:`Explainer`."""
+
+
+class _Registry:
+    """Plug-ins of one kind: built-ins, entry points and registered names."""
+
+    def __init__(self, kind: str, group: str, builtins: dict[str, str]) -> None:
+        self.kind = kind
+        self.group = group
+        self.builtins = builtins
+        self.registered: dict[str, Any] = {}
+        self._entry_points: Mapping[str, Any] | None = None
+
+    def entry_points(self) -> Mapping[str, Any]:
+        """The group's entry points, read once until :meth:`refresh`."""
+        if self._entry_points is None:
+            self._entry_points = {ep.name: ep for ep in entry_points(group=self.group)}
+        return self._entry_points
+
+    def refresh(self) -> None:
+        self._entry_points = None
+
+    def register(self, name: str, factory: Any) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"A {self.kind} name must be a non-empty str. Got {name!r} instead.")
+        if not (callable(factory) or isinstance(factory, str)):
+            raise TypeError(
+                f"The factory for {self.kind} {name!r} must be a callable or a "
+                f"'module:attribute' string. Got {type(factory).__name__} instead."
+            )
+        self.registered[name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(set(self.builtins) | set(self.entry_points()) | set(self.registered))
+
+    def get(self, name: str) -> Any:
+        factory: Any = self.registered.get(name)
+        if factory is None and name in self.entry_points():
+            try:
+                factory = self.entry_points()[name].load()
+            except Exception as exc:  # a broken third-party plug-in must not crash us
+                warnings.warn(
+                    f"The {self.kind} plug-in {name!r} could not be loaded ({exc!r}); ignoring it.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                factory = None
+        if factory is None and name in self.builtins:
+            factory = self.builtins[name]
+        if isinstance(factory, str):
+            factory = _import_object(factory)
+        return factory
+
+
+# Built-ins, as "module:attribute" strings so that nothing is imported until used.
+_backbones = _Registry(
+    "backbone",
+    BACKBONE_ENTRY_POINT_GROUP,
+    {"all-MiniLM-L6-v2": "topicbert._backbones:all_minilm_l6_v2"},
+)
+_explainers = _Registry(
+    "explainer",
+    EXPLAINER_ENTRY_POINT_GROUP,
+    {
+        "lime": "topicbert._explain:LimeExplainer",
+        "occlusion": "topicbert._explain:OcclusionExplainer",
+    },
+)
+
+
+def _import_object(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attribute.split(".") if attribute else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+def refresh() -> None:
+    """Forget cached entry points, e.g. after installing a plug-in package."""
+    _backbones.refresh()
+    _explainers.refresh()
 
 
 def register_backbone(name: str, factory: BackboneFactory | str) -> None:
@@ -101,25 +214,7 @@ def register_backbone(name: str, factory: BackboneFactory | str) -> None:
     >>> "my-bert" in available_backbones()
     True
     """
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"A backbone name must be a non-empty str. Got {name!r} instead.")
-    if not (callable(factory) or isinstance(factory, str)):
-        raise TypeError(
-            f"The factory for backbone {name!r} must be a callable or a 'module:attribute' "
-            f"string. Got {type(factory).__name__} instead."
-        )
-    _registered_backbones[name] = factory
-    refresh()
-
-
-@functools.lru_cache(maxsize=1)
-def _entry_point_backbones() -> Mapping[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=BACKBONE_ENTRY_POINT_GROUP)}
-
-
-def refresh() -> None:
-    """Forget cached entry points, e.g. after installing a plug-in package."""
-    _entry_point_backbones.cache_clear()
+    _backbones.register(name, factory)
 
 
 def available_backbones() -> list[str]:
@@ -128,16 +223,7 @@ def available_backbones() -> list[str]:
     Built-in names, names from the ``topicbert.backbones`` entry-point group
     and names registered with :func:`register_backbone`.
     """
-    names = set(_BUILTIN_BACKBONES) | set(_entry_point_backbones()) | set(_registered_backbones)
-    return sorted(names)
-
-
-def _import_object(spec: str) -> Any:
-    module_name, _, attribute = spec.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attribute.split(".") if attribute else []:
-        obj = getattr(obj, part)
-    return obj
+    return _backbones.names()
 
 
 def get_backbone_factory(name: str) -> BackboneFactory | None:
@@ -147,22 +233,33 @@ def get_backbone_factory(name: str) -> BackboneFactory | None:
     plug-in whose entry point fails to load is skipped with a warning rather
     than breaking every lookup.
     """
-    factory: Any = _registered_backbones.get(name)
-    if factory is None and name in _entry_point_backbones():
-        try:
-            factory = _entry_point_backbones()[name].load()
-        except Exception as exc:  # a broken third-party plug-in must not crash us
-            warnings.warn(
-                f"The backbone plug-in {name!r} could not be loaded ({exc!r}); ignoring it.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            factory = None
-    if factory is None and name in _BUILTIN_BACKBONES:
-        factory = _BUILTIN_BACKBONES[name]
-    if isinstance(factory, str):
-        factory = _import_object(factory)
-    return factory  # type: ignore[no-any-return]
+    factory: BackboneFactory | None = _backbones.get(name)
+    return factory
+
+
+def register_explainer(name: str, factory: ExplainerFactory | str) -> None:
+    """Register an explainer under ``name`` for ``explain(..., method=name)``.
+
+    Parameters
+    ----------
+    name : str
+        The method name; takes precedence over built-ins and entry points.
+    factory : callable or str
+        A zero-argument callable returning an :class:`Explainer`, or a
+        ``"module:attribute"`` string naming one.
+    """
+    _explainers.register(name, factory)
+
+
+def available_explainers() -> list[str]:
+    """Return the sorted names of all known explainers (``"lime"``, ``"occlusion"``, ...)."""
+    return _explainers.names()
+
+
+def get_explainer_factory(name: str) -> ExplainerFactory | None:
+    """Return the explainer factory registered under ``name``, or ``None``."""
+    factory: ExplainerFactory | None = _explainers.get(name)
+    return factory
 
 
 class Callback:
