@@ -148,11 +148,18 @@ class Explanation:
         """Return ``(word, weight)`` pairs for ``label`` (default: the predicted label)."""
         return list(self.weights[self._label(label)])
 
-    def as_html(self, label: Any = None) -> str:
-        """Return a self-contained HTML page: probabilities and the text with words highlighted.
+    def as_html(self, label: Any = None, *, full_page: bool = True) -> str:
+        """Return HTML showing the probabilities and the text with words highlighted.
 
         Words supporting ``label`` are green, words against it red, stronger
         colours for larger weights. The text is HTML-escaped.
+
+        Parameters
+        ----------
+        label : object, optional
+            The explained label to show; the predicted label by default.
+        full_page : bool, default=True
+            A self-contained page, or a ``<section>`` to embed in a page.
         """
         label = self._label(label)
         weights = dict(self.as_list(label))
@@ -193,27 +200,31 @@ class Explanation:
             f"<tr><td>{html.escape(word)}</td><td>{weight:+.4f}</td></tr>"
             for word, weight in self.as_list(label)
         )
-        title = f"Why {self.predicted_label!s}?"
-        return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+        section = f"""<section class="explanation">
 <style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 60rem; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ padding: .2rem .6rem; text-align: left; }}
-td:first-child {{ min-width: 8rem; }}
-.bar {{ background: #4a7fd4; height: .9rem; min-width: 1px; }}
-#probabilities td:nth-child(2) {{ width: 20rem; }}
-mark {{ padding: 0 .1rem; border-radius: .2rem; }}
-#text {{ line-height: 1.7; border: 1px solid #ddd; padding: 1rem; }}
-</style></head>
-<body>
-<h1>Predicted: {html.escape(str(self.predicted_label))}</h1>
-<table id="probabilities">{bars}</table>
-<h2>Words for and against &ldquo;{html.escape(str(label))}&rdquo; ({html.escape(self.method)})</h2>
-<p id="text">{body}</p>
-<table id="weights"><thead><tr><th>word</th><th>weight</th></tr></thead><tbody>{rows}</tbody>
+.explanation table {{ border-collapse: collapse; margin: 1rem 0; }}
+.explanation th, .explanation td {{ padding: .2rem .6rem; text-align: left; }}
+.explanation .bar {{ background: #4a7fd4; height: .9rem; min-width: 1px; }}
+.explanation .probabilities td:nth-child(2) {{ width: 20rem; }}
+.explanation mark {{ padding: 0 .1rem; border-radius: .2rem; }}
+.explanation .text {{ line-height: 1.7; border: 1px solid #ddd; padding: 1rem; }}
+</style>
+<h2>Predicted: {html.escape(str(self.predicted_label))}</h2>
+<table class="probabilities">{bars}</table>
+<h3>Words for and against &ldquo;{html.escape(str(label))}&rdquo; ({html.escape(self.method)})</h3>
+<p class="text">{body}</p>
+<table class="weights"><thead><tr><th>word</th><th>weight</th></tr></thead><tbody>{rows}</tbody>
 </table>
-</body></html>
+</section>
+"""
+        if not full_page:
+            return section
+        title = html.escape(f"Why {self.predicted_label!s}?")
+        return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body {{ font-family: system-ui, sans-serif; margin: 2rem; max-width: 60rem; }}</style>
+</head><body>
+{section}</body></html>
 """
 
     def plot(self, label: Any = None, ax: Axes | None = None) -> Axes:

@@ -78,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     train.add_argument("--random-state", type=int, default=42)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a saved model: web page and JSON API",
+        description=(
+            "Serve MODEL_DIR (saved by 'topicbert train --out' or BertTopicClassifier.save) on "
+            "waitress: GET / (a form), POST /api/predict, POST /api/explain, GET /healthz."
+        ),
+    )
+    serve.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (%(default)s)")
+    serve.add_argument("--threads", type=_positive_int, default=4, help="worker threads")
+    serve.add_argument(
+        "--max-texts", type=_positive_int, default=64, help="texts per API request (%(default)s)"
+    )
     return parser
 
 
@@ -131,7 +147,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             _train(args)
-    except (ValueError, TypeError, OSError) as exc:
+        elif args.command == "serve":
+            from topicbert.integrations.serving import serve
+
+            print(f"serving {args.model} on http://{args.host}:{args.port}/", flush=True)
+            serve(
+                args.model,
+                host=args.host,
+                port=args.port,
+                threads=args.threads,
+                max_texts=args.max_texts,
+            )
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
