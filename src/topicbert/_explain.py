@@ -148,7 +148,9 @@ class Explanation:
         """Return ``(word, weight)`` pairs for ``label`` (default: the predicted label)."""
         return list(self.weights[self._label(label)])
 
-    def as_html(self, label: Any = None, *, full_page: bool = True) -> str:
+    def as_html(
+        self, label: Any = None, *, full_page: bool = True, show_probabilities: bool = True
+    ) -> str:
         """Return HTML showing the probabilities and the text with words highlighted.
 
         Words supporting ``label`` are green, words against it red, stronger
@@ -160,6 +162,8 @@ class Explanation:
             The explained label to show; the predicted label by default.
         full_page : bool, default=True
             A self-contained page, or a ``<section>`` to embed in a page.
+        show_probabilities : bool, default=True
+            Include the predicted label and a bar per class.
         """
         label = self._label(label)
         weights = dict(self.as_list(label))
@@ -200,6 +204,12 @@ class Explanation:
             f"<tr><td>{html.escape(word)}</td><td>{weight:+.4f}</td></tr>"
             for word, weight in self.as_list(label)
         )
+        probabilities = (
+            f"<h2>Predicted: {html.escape(str(self.predicted_label))}</h2>\n"
+            f'<table class="probabilities">{bars}</table>\n'
+            if show_probabilities
+            else ""
+        )
         section = f"""<section class="explanation">
 <style>
 .explanation table {{ border-collapse: collapse; margin: 1rem 0; }}
@@ -209,9 +219,8 @@ class Explanation:
 .explanation mark {{ padding: 0 .1rem; border-radius: .2rem; }}
 .explanation .text {{ line-height: 1.7; border: 1px solid #ddd; padding: 1rem; }}
 </style>
-<h2>Predicted: {html.escape(str(self.predicted_label))}</h2>
-<table class="probabilities">{bars}</table>
-<h3>Words for and against &ldquo;{html.escape(str(label))}&rdquo; ({html.escape(self.method)})</h3>
+{probabilities}<h3>Words for and against &ldquo;{html.escape(str(label))}&rdquo;
+({html.escape(self.method)})</h3>
 <p class="text">{body}</p>
 <table class="weights"><thead><tr><th>word</th><th>weight</th></tr></thead><tbody>{rows}</tbody>
 </table>

@@ -269,7 +269,9 @@ def create_app(
 
                     explanation = explain_text(text)
                     # as_html escapes the user's text itself
-                    context["explanation"] = Markup(explanation.as_html(full_page=False))
+                    context["explanation"] = Markup(
+                        explanation.as_html(full_page=False, show_probabilities=False)
+                    )
             except (InvalidRequestError, ValueError) as exc:
                 context["error"] = str(exc)
                 return render_template_string(_PAGE, **context), 400
