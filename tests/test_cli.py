@@ -81,3 +81,30 @@ def test_help_lists_the_options() -> None:
     assert result.returncode == 0
     for option in ("--out", "--backbone", "--epochs", "--max-length", "--test-size"):
         assert option in result.stdout
+
+
+def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: Path) -> None:
+    mlflow = pytest.importorskip("mlflow")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run(
+        "train",
+        str(data_csv),
+        "--backbone",
+        str(tiny_bert),
+        "--epochs",
+        "2",
+        "--max-length",
+        "64",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--track",
+        "cli",
+        "--tracking-uri",
+        store,
+    )
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.split("MLflow run: ")[1].split()[0]
+    finished = mlflow.MlflowClient(store).get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert "test_accuracy" in finished.data.metrics

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["ClassificationReport", "evaluate_report"]
+__all__ = ["ClassificationReport", "evaluate_report", "plot_training_curves"]
 
 _PLOT_HINT = "Plotting needs matplotlib; install it with: pip install 'topicbert[plot]'"
 _NORMALIZE = (None, "true", "pred", "all")
@@ -351,29 +351,7 @@ class ClassificationReport:
         figure : matplotlib Figure
             Two panels, loss and accuracy.
         """
-        records = list(history if history is not None else self.history)
-        if not records:
-            raise ValueError(
-                "There is no training history to plot: build the report with "
-                "ClassificationReport.from_estimator on a fitted BertTopicClassifier, or pass "
-                "history=clf.history_."
-            )
-        figure = _figure(figsize=(10, 4))
-        loss_ax, accuracy_ax = figure.subplots(1, 2)
-        epochs = [record.get("epoch", i + 1) for i, record in enumerate(records)]
-        for ax, metric in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
-            for split, style in (("train", "o-"), ("valid", "s--")):
-                key = f"{split}_{metric}"
-                if all(key in record for record in records):
-                    label = "training" if split == "train" else "validation"
-                    ax.plot(epochs, [record[key] for record in records], style, label=label)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(metric)
-            ax.set_title(f"{metric.capitalize()} per epoch")
-            ax.set_xticks(epochs)
-            ax.grid(alpha=0.3)
-            ax.legend()
-        return figure
+        return plot_training_curves(history if history is not None else self.history)
 
     def plot_calibration(self, ax: Axes | None = None) -> Axes:
         """Draw a reliability diagram: accuracy against confidence per bin.
@@ -500,6 +478,45 @@ macro-F1 <strong>{self.macro_avg["f1-score"]:.4f}</strong>.</p>
         else:
             raise ValueError(f"Cannot tell the format of {str(target)!r}: use .html or .json.")
         return target
+
+
+def plot_training_curves(history: Sequence[dict[str, float]]) -> Figure:
+    """Plot loss and accuracy per epoch from a classifier's ``history_``.
+
+    Parameters
+    ----------
+    history : list of dict
+        Per-epoch records with ``train_loss``, ``train_accuracy`` and, when
+        there was a validation split, ``valid_loss`` and ``valid_accuracy``.
+
+    Returns
+    -------
+    figure : matplotlib Figure
+        Two panels, loss and accuracy, training against validation.
+    """
+    records = list(history)
+    if not records:
+        raise ValueError(
+            "There is no training history to plot: build the report with "
+            "ClassificationReport.from_estimator on a fitted BertTopicClassifier, or pass "
+            "history=clf.history_."
+        )
+    figure = _figure(figsize=(10, 4))
+    loss_ax, accuracy_ax = figure.subplots(1, 2)
+    epochs = [record.get("epoch", i + 1) for i, record in enumerate(records)]
+    for ax, metric in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
+        for split, style in (("train", "o-"), ("valid", "s--")):
+            key = f"{split}_{metric}"
+            if all(key in record for record in records):
+                label = "training" if split == "train" else "validation"
+                ax.plot(epochs, [record[key] for record in records], style, label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.set_title(f"{metric.capitalize()} per epoch")
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return figure
 
 
 def _calibration(

@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     train.add_argument("--random-state", type=int, default=42)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--track",
+        metavar="EXPERIMENT",
+        help="record the run in MLflow under this experiment (needs topicbert[mlflow])",
+    )
+    train.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking server or store (default: MLflow's, a store in this directory)",
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -113,6 +122,17 @@ def _train(args: argparse.Namespace) -> None:
         unique, val_size=0.0, test_size=args.test_size, random_state=args.random_state
     )
     print(f"training on {len(train)} texts, testing on {len(test)} held-out texts")
+    callbacks = []
+    if args.track:
+        from topicbert.integrations.mlflow import MLflowCallback
+
+        callbacks.append(
+            MLflowCallback(
+                experiment_name=args.track,
+                tracking_uri=args.tracking_uri,
+                eval_set=(test["text"].tolist(), test["label"].tolist()),
+            )
+        )
     clf = BertTopicClassifier(
         backbone=args.backbone,
         pooling=args.pooling,
@@ -124,6 +144,7 @@ def _train(args: argparse.Namespace) -> None:
         device=args.device,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
+        callbacks=callbacks or None,
     )
     started = time.perf_counter()
     clf.fit(train["text"].tolist(), train["label"].tolist())
@@ -134,6 +155,8 @@ def _train(args: argparse.Namespace) -> None:
     print(f"fit seconds: {fit_seconds:.1f}")
     print(f"held-out accuracy: {report.accuracy:.4f}")
     print(f"held-out macro-F1: {report.macro_avg['f1-score']:.4f}")
+    if callbacks:
+        print(f"MLflow run: {callbacks[0].run_id} (experiment {args.track!r})")
     if args.out is not None:
         directory = clf.save(args.out)
         report.save(directory / "report.json")

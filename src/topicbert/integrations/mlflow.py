@@ -1,0 +1,291 @@
+"""Record fits in MLflow: parameters, per-epoch metrics, figures, report, model.
+
+Needs the ``mlflow`` extra: ``pip install 'topicbert[mlflow]'``.
+
+>>> from topicbert import BertTopicClassifier
+>>> from topicbert.integrations.mlflow import MLflowCallback
+>>> clf = BertTopicClassifier(callbacks=[MLflowCallback(experiment_name="bbc")])
+>>> clf.fit(texts, labels)  # doctest: +SKIP
+
+Inside ``with mlflow.start_run():`` every fit becomes a child run of the
+active run, so a ``GridSearchCV`` gives one parent run with one child per
+candidate fit. A logged model reloads with :func:`load_model` or as an MLflow
+``pyfunc`` model (``mlflow.pyfunc.load_model(uri).predict(frame)``).
+
+If the tracking server stops answering, training goes on: the failure is
+reported once as a warning and nothing more is logged for that fit. MLflow
+retries unanswered requests; ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and
+``MLFLOW_HTTP_REQUEST_TIMEOUT`` bound how long that takes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from topicbert.plugins import Callback
+
+try:
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.entities import Metric, Param
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "MLflow tracking needs mlflow; install it with: pip install 'topicbert[mlflow]'"
+    ) from exc
+
+__all__ = ["MLflowCallback", "TopicbertPyfuncModel", "load_model"]
+
+
+class TopicbertPyfuncModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name-defined]
+    """MLflow ``pyfunc`` wrapper: ``predict`` takes a DataFrame of texts.
+
+    The texts are the ``text`` column, or the first column when there is none.
+    ``predict`` returns the labels; with ``params={"predict_proba": True}`` it
+    returns a DataFrame of class probabilities instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: Any = None
+
+    def load_context(self, context: Any) -> None:
+        """Load the saved topicbert model from the logged artifacts."""
+        from topicbert import BertTopicClassifier
+
+        self.model = BertTopicClassifier.load(context.artifacts["model"])
+
+    # No type hints on purpose: MLflow reads them as an input schema.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        """Return labels, or probabilities with ``params={"predict_proba": True}``."""
+        import pandas as pd
+
+        if isinstance(model_input, pd.DataFrame):
+            column = "text" if "text" in model_input.columns else model_input.columns[0]
+            texts = model_input[column].tolist()
+        else:
+            texts = list(model_input)
+        if params and params.get("predict_proba"):
+            return pd.DataFrame(
+                self.model.predict_proba(texts), columns=[str(c) for c in self.model.classes_]
+            )
+        return self.model.predict(texts)
+
+
+class MLflowCallback(Callback):
+    """Record a fit as an MLflow run.
+
+    Parameters
+    ----------
+    experiment_name : str, default="topicbert"
+        Created when missing.
+    tracking_uri : str, optional
+        Where to record; MLflow's own default (``MLFLOW_TRACKING_URI``, else a
+        local store in the working directory) when omitted.
+    run_name : str, optional
+        Name of the run.
+    log_model : bool, default=True
+        Log the fitted model (reloadable with :func:`load_model` or as a
+        ``pyfunc`` model) at the end of training.
+    eval_set : tuple of (texts, labels), optional
+        Held-out data scored at the end of training: its report is logged as
+        ``report.json`` and ``report.html`` with the confusion matrix as a PNG.
+    nested : bool, default=True
+        Inside an active MLflow run, record the fit as its child.
+
+    Attributes
+    ----------
+    run_id : str or None
+        The run of the latest fit.
+    """
+
+    def __init__(
+        self,
+        *,
+        experiment_name: str = "topicbert",
+        tracking_uri: str | None = None,
+        run_name: str | None = None,
+        log_model: bool = True,
+        eval_set: tuple[Sequence[str], Sequence[Any]] | None = None,
+        nested: bool = True,
+    ) -> None:
+        self.experiment_name = experiment_name
+        self.tracking_uri = tracking_uri
+        self.run_name = run_name
+        self.log_model = log_model
+        self.eval_set = eval_set
+        self.nested = nested
+        self.run_id: str | None = None
+        self._client: Any = None
+        self._failed = False
+
+    def __repr__(self) -> str:
+        return f"MLflowCallback(experiment_name={self.experiment_name!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_client"] = None  # clients hold connections; make a new one after unpickling
+        return state
+
+    # ---------------------------------------------------------------- helpers
+    def _call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one MLflow call; after a failure, warn once and stop logging."""
+        if self._failed:
+            return None
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # any tracking failure must leave training alone
+            self._failed = True
+            warnings.warn(
+                f"MLflow logging failed while trying to {what} ({type(exc).__name__}: {exc}); "
+                "training continues without tracking.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+
+    def _start(self) -> str | None:
+        self._client = mlflow.MlflowClient(tracking_uri=self.tracking_uri)
+        experiment = self._client.get_experiment_by_name(self.experiment_name)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment is not None
+            else self._client.create_experiment(self.experiment_name)
+        )
+        tags = {"mlflow.source.name": "topicbert"}
+        active = mlflow.active_run() if self.nested else None
+        if active is not None:
+            tags["mlflow.parentRunId"] = active.info.run_id
+        run = self._client.create_run(experiment_id, tags=tags, run_name=self.run_name)
+        return str(run.info.run_id)
+
+    # ------------------------------------------------------------------ hooks
+    def on_train_begin(self, estimator: Any) -> None:
+        """Start a run and log every parameter."""
+        self._failed = False
+        self.run_id = self._call("start a run", self._start)
+        if self.run_id is None:
+            return
+        params = []
+        for key, value in sorted(estimator.get_params(deep=False).items()):
+            if key == "backbone" and not isinstance(value, (str, Path)):
+                value = getattr(value, "name", type(value).__name__)
+            params.append(Param(key, str(value)[:500]))
+        self._call("log parameters", self._client.log_batch, self.run_id, params=params)
+
+    def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
+        """Log the epoch's metrics with the epoch as step."""
+        if self.run_id is None:
+            return
+        step = int(record.get("epoch", len(estimator.history_)))
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(key, float(value), now, step) for key, value in record.items() if key != "epoch"
+        ]
+        self._call("log metrics", self._client.log_batch, self.run_id, metrics=metrics)
+
+    def on_train_end(self, estimator: Any) -> None:
+        """Log the curves, the held-out report, the model, and end the run."""
+        if self.run_id is None:
+            return
+        from topicbert import ClassificationReport
+        from topicbert._evaluation import plot_training_curves
+
+        client, run_id = self._client, self.run_id
+        if estimator.history_:
+            figure = plot_training_curves(estimator.history_)
+            self._call(
+                "log the training curves", client.log_figure, run_id, figure, "training_curves.png"
+            )
+        if self.eval_set is not None:
+            texts, labels = self.eval_set
+            report = ClassificationReport.from_estimator(estimator, texts, labels)
+            self._call("log the report", client.log_dict, run_id, report.to_dict(), "report.json")
+            self._call(
+                "log the confusion matrix",
+                client.log_figure,
+                run_id,
+                report.plot_confusion_matrix().figure,
+                "confusion_matrix.png",
+            )
+            self._call(
+                "log the report page", client.log_text, run_id, report.to_html(), "report.html"
+            )
+            self._call(
+                "log held-out metrics",
+                client.log_batch,
+                run_id,
+                metrics=_held_out_metrics(report),
+            )
+        if self.log_model:
+            self._call("log the model", self._log_model, estimator)
+        self._call("end the run", client.set_terminated, run_id, "FINISHED")
+
+    def _log_model(self, estimator: Any) -> None:
+        import pandas as pd
+        from mlflow.models import infer_signature
+
+        from topicbert import __version__
+
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = estimator.save(Path(tmp) / "topicbert")
+            pyfunc_dir = Path(tmp) / "pyfunc"
+            example = {"text": ["An example text."]}
+            signature = infer_signature(
+                pd.DataFrame(example),
+                [str(estimator.classes_[0])],
+                params={"predict_proba": False},
+            )
+            mlflow.pyfunc.save_model(
+                path=str(pyfunc_dir),
+                python_model=TopicbertPyfuncModel(),
+                artifacts={"model": str(saved)},
+                signature=signature,
+                input_example=pd.DataFrame(example),
+                pip_requirements=[f"topicbert[mlflow]=={__version__}"],
+            )
+            self._client.log_artifacts(self.run_id, str(pyfunc_dir), "model")
+
+
+def _held_out_metrics(report: Any) -> list[Any]:
+    now = int(time.time() * 1000)
+    values = {
+        "test_accuracy": report.accuracy,
+        "test_macro_f1": report.macro_avg["f1-score"],
+    }
+    if report.log_loss is not None:
+        values["test_log_loss"] = report.log_loss
+    return [Metric(key, float(value), now, 0) for key, value in values.items()]
+
+
+def load_model(run_id: str, *, tracking_uri: str | None = None, device: str = "auto") -> Any:
+    """Load the topicbert model logged by a run.
+
+    Parameters
+    ----------
+    run_id : str
+        The run (``MLflowCallback.run_id``).
+    tracking_uri : str, optional
+        Where the run was recorded; MLflow's default when omitted.
+    device : str, default="auto"
+        Where to put the model.
+
+    Returns
+    -------
+    model : BertTopicClassifier
+        The fitted classifier.
+    """
+    from topicbert import BertTopicClassifier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="model/artifacts/topicbert",
+            dst_path=tmp,
+            tracking_uri=tracking_uri,
+        )
+        return BertTopicClassifier.load(local, device=device)
