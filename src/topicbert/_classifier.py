@@ -340,7 +340,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         classes, y_index = self._resolve_classes(y_values)
 
         from topicbert._backbones import resolve_backbone
-        from topicbert._devices import resolve_device, resolve_precision
+        from topicbert._devices import resolve_device, resolve_precision, seeded
 
         device = resolve_device(self.device)
         amp_dtype = resolve_precision(self.precision, device)
@@ -350,8 +350,6 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         tokenizer = backbone.load_tokenizer()
         self._check_tokenizer(tokenizer, backbone.name)
         train_index, valid_index = self._split(y_index, seed)
-
-        from topicbert._devices import seeded
 
         with seeded(seed, device):
             encoder = backbone.load_encoder()
