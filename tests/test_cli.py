@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -79,8 +80,11 @@ def test_bad_usage_exits_2() -> None:
 def test_help_lists_the_options() -> None:
     result = run("train", "--help")
     assert result.returncode == 0
-    for option in ("--out", "--backbone", "--epochs", "--max-length", "--test-size"):
+    for option in ("--out", "--backbone", "--epochs", "--max-length", "--test-size", "--track"):
         assert option in result.stdout
+    top = run("--help").stdout
+    for command in ("train", "evaluate", "predict", "explain", "serve"):
+        assert command in top
 
 
 def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: Path) -> None:
@@ -108,3 +112,71 @@ def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: P
     finished = mlflow.MlflowClient(store).get_run(run_id)
     assert finished.info.status == "FINISHED"
     assert "test_accuracy" in finished.data.metrics
+
+
+@pytest.fixture(scope="module")
+def model_dir(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fitted.save(tmp_path_factory.mktemp("cli-model") / "model")
+
+
+def test_evaluate_prints_the_report_and_writes_files(
+    model_dir: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    result = run("evaluate", str(model_dir), str(data_csv), "--report-dir", str(tmp_path / "ev"))
+    assert result.returncode == 0, result.stderr
+    assert "precision    recall  f1-score   support" in result.stdout
+    assert "log-loss" in result.stdout
+    written = {p.name for p in (tmp_path / "ev").iterdir()}
+    assert written == {"confusion_matrix.png", "report.html", "report.json"}
+    assert (tmp_path / "ev" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_csv_and_plain_text_in_csv_and_jsonl_out(
+    model_dir: Path, data_csv: Path, tmp_path: Path, fitted
+) -> None:
+    result = run("predict", str(model_dir), str(data_csv))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "label,p_business,p_sport,p_tech"
+    assert len(lines) == 1 + 95
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("match goal team\n\nmarket shares profit\n", encoding="utf-8")
+    result = run("predict", str(model_dir), str(texts), "--format", "jsonl")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["label"] for row in rows] == list(
+        fitted.predict(["match goal team", "market shares profit"])
+    )
+    assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0)
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "topicbert.cli", "predict", str(model_dir), "-"],
+        input="phone chip software\n",
+        capture_output=True,
+        text=True,
+    )
+    assert piped.returncode == 0 and piped.stdout.splitlines()[1].startswith("tech,")
+
+
+def test_explain_prints_words_and_writes_html(model_dir: Path, tmp_path: Path) -> None:
+    page = tmp_path / "why.html"
+    result = run(
+        "explain",
+        str(model_dir),
+        "the team won the cup with a late goal",
+        "--method",
+        "occlusion",
+        "--html",
+        str(page),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("predicted: sport")
+    assert "<mark " in page.read_text(encoding="utf-8")
+
+
+def test_errors_of_the_other_commands(model_dir: Path, tmp_path: Path) -> None:
+    missing = run("evaluate", str(tmp_path / "nope"), "x.csv")
+    assert missing.returncode == 1 and "no model directory" in missing.stderr
+    empty = run("explain", str(model_dir), "   ")
+    assert empty.returncode == 1 and empty.stderr.count("\n") == 1
+    assert run("predict").returncode == 2

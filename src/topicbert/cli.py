@@ -1,9 +1,10 @@
-"""The ``topicbert`` command line.
+"""The ``topicbert`` command line: ``train``, ``evaluate``, ``predict``, ``explain``, ``serve``.
 
 ``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
 holds out a stratified test split, fine-tunes a model on the rest, prints
 held-out accuracy, macro-F1 and a per-class report, and saves the model with
-the report (HTML and JSON) when ``--out`` is given.
+the report (HTML and JSON) when ``--out`` is given. Exit codes: 0 on success,
+2 on bad usage, 1 on any other error (one line on standard error).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -87,6 +89,50 @@ def _parser() -> argparse.ArgumentParser:
         "--tracking-uri",
         help="MLflow tracking server or store (default: MLflow's, a store in this directory)",
     )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a saved model on a labelled CSV file",
+        description=(
+            "Print the classification report of MODEL_DIR on DATA.csv and write the "
+            "confusion-matrix PNG, the HTML report and the JSON report into --report-dir."
+        ),
+    )
+    evaluate.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
+    evaluate.add_argument("data", type=Path, metavar="DATA.csv", help="labelled CSV file")
+    evaluate.add_argument("--text-column", help="column holding the texts (default: detected)")
+    evaluate.add_argument("--label-column", help="column holding the labels (default: detected)")
+    evaluate.add_argument(
+        "--report-dir", type=Path, default=Path("evaluation"), help="where to write (%(default)s)"
+    )
+
+    predict = commands.add_parser(
+        "predict",
+        help="label texts with a saved model",
+        description=(
+            "Read texts from FILE (a CSV file with a text column, or plain text with one text "
+            "per line) or from standard input ('-'), and write each text's label and class "
+            "probabilities as CSV or JSON lines."
+        ),
+    )
+    predict.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
+    predict.add_argument("input", nargs="?", default="-", metavar="FILE", help="input ('-': stdin)")
+    predict.add_argument("--text-column", help="CSV column holding the texts (default: detected)")
+    predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format")
+    predict.add_argument("--output", type=Path, help="output file (default: standard output)")
+
+    explain = commands.add_parser(
+        "explain",
+        help="explain one prediction of a saved model",
+        description="Print the words that drove the prediction for TEXT; optionally as HTML.",
+    )
+    explain.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
+    explain.add_argument("text", help="the text to explain")
+    explain.add_argument("--html", type=Path, metavar="OUT.html", help="write an HTML page")
+    explain.add_argument("--method", default="lime", help="lime, occlusion or a plug-in name")
+    explain.add_argument("--num-features", type=_positive_int, default=10)
+    explain.add_argument("--num-samples", type=_positive_int, default=1000)
+    explain.add_argument("--random-state", type=int, default=0)
 
     serve = commands.add_parser(
         "serve",
@@ -164,12 +210,114 @@ def _train(args: argparse.Namespace) -> None:
         print(f"model and held-out report (report.html, report.json) saved to {directory}")
 
 
+def _evaluate(args: argparse.Namespace) -> None:
+    from topicbert import BertTopicClassifier, ClassificationReport
+    from topicbert.datasets import read_labeled_csv
+
+    model = BertTopicClassifier.load(args.model)
+    data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
+    data = data.dropna()
+    labels = data["label"].tolist()
+    if model.classes_.dtype.kind in "iu":
+        labels = [int(label) for label in labels]
+    report = ClassificationReport.from_estimator(model, data["text"].tolist(), labels)
+    print(report)
+    args.report_dir.mkdir(parents=True, exist_ok=True)
+    figure: Any = report.plot_confusion_matrix().figure
+    figure.savefig(args.report_dir / "confusion_matrix.png", dpi=120)
+    report.save(args.report_dir / "report.html")
+    report.save(args.report_dir / "report.json")
+    print(f"confusion_matrix.png, report.html and report.json written to {args.report_dir}")
+
+
+def _read_texts(source: str, text_column: str | None) -> list[str]:
+    import io
+
+    import pandas as pd
+
+    from topicbert.datasets import TEXT_COLUMNS
+
+    content = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    if source.endswith(".csv") or text_column is not None:
+        frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False)
+        columns = {str(c).lower(): str(c) for c in frame.columns}
+        column = text_column or next((columns[c] for c in TEXT_COLUMNS if c in columns), None)
+        if column is None or column not in frame.columns:
+            raise ValueError(
+                f"Cannot find the text column among {list(frame.columns)}; pass --text-column."
+            )
+        return [str(text) for text in frame[column]]
+    return [line for line in content.splitlines() if line.strip()]
+
+
+def _predict(args: argparse.Namespace) -> None:
+    import json
+
+    import pandas as pd
+
+    from topicbert import BertTopicClassifier
+
+    model = BertTopicClassifier.load(args.model)
+    texts = _read_texts(args.input, args.text_column)
+    proba = model.predict_proba(texts)
+    labels = model.classes_[proba.argmax(axis=1)] if len(texts) else []
+    classes = [str(c) for c in model.classes_]
+    if args.format == "csv":
+        frame = pd.DataFrame(proba, columns=[f"p_{c}" for c in classes])
+        frame.insert(0, "label", labels)
+        output = frame.to_csv(index=False)
+    else:
+        output = "".join(
+            json.dumps(
+                {
+                    "label": str(label),
+                    "probabilities": dict(zip(classes, map(float, row), strict=True)),
+                }
+            )
+            + "\n"
+            for label, row in zip(labels, proba, strict=True)
+        )
+    if args.output is None:
+        sys.stdout.write(output)
+    else:
+        args.output.write_text(output, encoding="utf-8")
+
+
+def _explain(args: argparse.Namespace) -> None:
+    from topicbert import BertTopicClassifier, explain
+
+    model = BertTopicClassifier.load(args.model)
+    explanation = explain(
+        model,
+        args.text,
+        method=args.method,
+        num_features=args.num_features,
+        num_samples=args.num_samples,
+        random_state=args.random_state,
+    )
+    print(f"predicted: {explanation.predicted_label}")
+    for label, p in zip(explanation.classes, explanation.probabilities, strict=True):
+        print(f"  {label!s:<20} {p:.4f}")
+    print(f"words ({explanation.method}):")
+    for word, weight in explanation.as_list():
+        print(f"  {word:<20} {weight:+.4f}")
+    if args.html is not None:
+        args.html.write_text(explanation.as_html(), encoding="utf-8")
+        print(f"written to {args.html}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 success, 1 error, 2 bad usage)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "train":
             _train(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
+        elif args.command == "predict":
+            _predict(args)
+        elif args.command == "explain":
+            _explain(args)
         elif args.command == "serve":
             from topicbert.integrations.serving import serve
 
