@@ -340,13 +340,20 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         classes, y_index = self._resolve_classes(y_values)
 
         from topicbert._backbones import resolve_backbone
-        from topicbert._devices import resolve_device, resolve_precision, seeded
+        from topicbert._devices import (
+            broadcast_seed,
+            distributed_context,
+            resolve_device,
+            resolve_precision,
+            seeded,
+        )
 
-        device = resolve_device(self.device)
+        rank, world_size, device = distributed_context(resolve_device(self.device))
         amp_dtype = resolve_precision(self.precision, device)
         backbone = resolve_backbone(self.backbone)
         rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        seed = broadcast_seed(int(rng.randint(np.iinfo(np.int32).max)), world_size)
+        rng = np.random.RandomState(seed)
         tokenizer = backbone.load_tokenizer()
         self._check_tokenizer(tokenizer, backbone.name)
         train_index, valid_index = self._split(y_index, seed)
@@ -365,7 +372,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             self.backbone_name_ = backbone.name
             self.device_ = device
             self.history_: list[dict[str, float]] = []
-            self._train(encoded, y_index, train_index, valid_index, amp_dtype, rng)
+            self._train(
+                encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, world_size
+            )
         return self
 
     def _split(self, y_index: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -428,6 +437,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         valid_index: np.ndarray | None,
         amp_dtype: torch.dtype | None,
         rng: np.random.RandomState,
+        rank: int,
+        world_size: int,
     ) -> None:
         import torch
 
@@ -454,7 +465,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change if self.early_stopping else None,
             verbose=self.verbose,
         )
-        callbacks = list(self.callbacks or [])
+        # Only the first process reports: one set of progress bars, one tracked run.
+        callbacks = list(self.callbacks or []) if rank == 0 else []
 
         def on_epoch_end(record: dict[str, float]) -> None:
             self.history_.append(record)
@@ -476,6 +488,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             class_weights=class_weights,
             rng=rng,
             on_epoch_end=on_epoch_end,
+            rank=rank,
+            world_size=world_size,
         )
         for callback in callbacks:
             callback.on_train_end(self)
@@ -549,7 +563,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         The directory holds the weights (``model.safetensors``), the encoder's
         ``config.json`` (with ``id2label``), the tokenizer files and
         ``topicbert.json`` (labels, parameters, history, library version). No
-        torch module is pickled. ``AutoModel.from_pretrained`` loads the
+        torch module is pickled. In a distributed run only rank 0 writes.
+        ``AutoModel.from_pretrained`` loads the
         fine-tuned encoder from it; with ``pooling="pooler"`` on a BERT backbone
         ``AutoModelForSequenceClassification.from_pretrained`` loads the whole
         classifier.
@@ -567,6 +582,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         from safetensors.torch import save_file
 
+        from topicbert._devices import is_secondary_rank
+
+        directory = Path(path)
+        if is_secondary_rank():
+            return directory  # in a distributed run only the first process writes
+
         model: TopicModel = self.model_
         encoder: Any = model.encoder
         if not hasattr(encoder, "config") or not hasattr(encoder.config, "to_json_file"):
@@ -582,7 +603,6 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 "Only models whose labels are str, int, float or bool can be saved; "
                 f"classes_ holds {sorted({type(c).__name__ for c in classes})}."
             ) from None
-        directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
 
         prefix = getattr(encoder, "base_model_prefix", "") or "encoder"

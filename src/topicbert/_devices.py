@@ -116,3 +116,46 @@ def release_memory(device: torch.device | None) -> None:
         torch.cuda.empty_cache()
     elif device is not None and device.type == "mps":
         torch.mps.empty_cache()
+
+
+def distributed_context(device: torch.device) -> tuple[int, int, torch.device]:
+    """Return ``(rank, world_size, device)`` for this process.
+
+    Uses an initialised ``torch.distributed`` process group, or initialises
+    one when launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment)
+    with the backend that follows the device: NCCL on CUDA, gloo on the CPU.
+    On CUDA each process takes the GPU of its ``LOCAL_RANK``. Outside
+    distributed launches this is ``(0, 1, device)``.
+    """
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if not (dist.is_available() and (dist.is_initialized() or launched)):
+        return 0, 1, device
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if str(device) == "cuda":  # no index given: the GPU of this process's LOCAL_RANK
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def broadcast_seed(seed: int, world_size: int) -> int:
+    """Give every rank rank 0's seed, so that all ranks draw the same batches."""
+    if world_size <= 1:
+        return seed
+    import torch.distributed as dist
+
+    holder = [seed]
+    dist.broadcast_object_list(holder, src=0)
+    return int(holder[0])
+
+
+def is_secondary_rank() -> bool:
+    """Whether this process is a rank other than 0 of an initialised process group."""
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized() and dist.get_rank() != 0

@@ -31,6 +31,10 @@ class TopicModel(nn.Module):
         self.pooling = pooling
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size(encoder), n_classes)
+        pooler = getattr(encoder, "pooler", None)
+        if pooling != "pooler" and isinstance(pooler, nn.Module):
+            # unused by this head: frozen, so that optimisers and DDP skip it
+            pooler.requires_grad_(False)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Return logits of shape ``(batch, n_classes)``."""
@@ -208,6 +212,8 @@ def train(
     class_weights: torch.Tensor | None,
     rng: np.random.RandomState,
     on_epoch_end: Callable[[dict[str, float]], None],
+    rank: int = 0,
+    world_size: int = 1,
 ) -> list[dict[str, float]]:
     """Fine-tune ``model`` in place and return one history record per epoch.
 
@@ -215,14 +221,33 @@ def train(
     length-bucketed batches with dynamic padding. With validation data and
     ``n_iter_no_change``, training stops once the validation loss has not
     improved for that many epochs and the best weights are restored.
+
+    With ``world_size > 1`` (an initialised process group), ``model`` is
+    wrapped in DistributedDataParallel: every rank draws the same batches
+    (``rng`` must be seeded alike) and takes every ``world_size``-th one, so
+    the ranks see disjoint shards of each epoch and average their gradients.
     """
     from transformers import get_linear_schedule_with_warmup
 
+    module = model
+    if world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        ddp_model: nn.Module = DistributedDataParallel(
+            model, device_ids=[device.index or 0] if device.type == "cuda" else None
+        )
+    else:
+        ddp_model = model
     lengths = np.fromiter((len(ids) for ids in train_ids), dtype=np.int64, count=len(train_ids))
-    batches_per_epoch = math.ceil(len(train_ids) / settings.batch_size)
+    batches_per_epoch = math.ceil(len(train_ids) / settings.batch_size) // world_size
+    if batches_per_epoch < 1:
+        raise ValueError(
+            f"{len(train_ids)} training texts make fewer batches than there are processes "
+            f"({world_size}); use a smaller batch_size or more data."
+        )
     steps_per_epoch = math.ceil(batches_per_epoch / settings.accumulation_steps)
     total_steps = max(1, steps_per_epoch * settings.epochs)
-    optimizer = _optimizer(model, settings.learning_rate, settings.weight_decay)
+    optimizer = _optimizer(module, settings.learning_rate, settings.weight_decay)
     scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, round(settings.warmup_ratio * total_steps), total_steps
     )
@@ -236,13 +261,14 @@ def train(
     epochs_without_improvement = 0
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
-        model.train()
+        ddp_model.train()
         total_loss, correct, seen = 0.0, 0, 0
         batches = length_bucketed_batches(lengths, settings.batch_size, rng)
+        batches = batches[rank::world_size][:batches_per_epoch]
         progress = tqdm(
             batches,
             desc=f"epoch {epoch}/{settings.epochs}",
-            disable=not settings.verbose,
+            disable=not settings.verbose or rank != 0,
             leave=False,
         )
         optimizer.zero_grad(set_to_none=True)
@@ -250,13 +276,13 @@ def train(
             input_ids, attention_mask = collate(train_ids, batch, pad_id, device)
             targets = labels_t[batch].to(device)
             with autocast(device, amp_dtype):
-                logits = model(input_ids, attention_mask)
+                logits = ddp_model(input_ids, attention_mask)
             loss = loss_fn(logits.float(), targets)
             scaler.scale(loss / settings.accumulation_steps).backward()
             if step % settings.accumulation_steps == 0 or step == len(batches):
                 if settings.max_grad_norm is not None:
                     scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), settings.max_grad_norm)
+                    nn.utils.clip_grad_norm_(module.parameters(), settings.max_grad_norm)
                 scaler.step(optimizer)
                 scaler.update()
                 scheduler.step()
@@ -265,6 +291,16 @@ def train(
             correct += int((logits.argmax(dim=1) == targets).sum().item())
             seen += len(batch)
             progress.set_postfix(loss=f"{total_loss / seen:.4f}")
+        if world_size > 1:
+            import torch.distributed as dist
+
+            totals = torch.tensor([total_loss, correct, seen], dtype=torch.float64, device=device)
+            dist.all_reduce(totals)
+            total_loss, correct, seen = (
+                totals[0].item(),
+                int(totals[1].item()),
+                int(totals[2].item()),
+            )
         record = {
             "epoch": float(epoch),
             "train_loss": total_loss / seen,
@@ -272,7 +308,7 @@ def train(
         }
         if valid_ids is not None and valid_labels is not None:
             logits_valid = predict_logits(
-                model,
+                module,
                 valid_ids,
                 batch_size=settings.batch_size * 2,
                 pad_id=pad_id,
@@ -286,7 +322,7 @@ def train(
             record["valid_accuracy"] = valid_accuracy
         record["seconds"] = time.perf_counter() - started
         history.append(record)
-        if settings.verbose:
+        if settings.verbose and rank == 0:
             tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
         on_epoch_end(record)
 
@@ -294,15 +330,17 @@ def train(
             continue
         if record["valid_loss"] < best_loss:
             best_loss = record["valid_loss"]
-            best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            best_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
+            }
             epochs_without_improvement = 0
         else:
             epochs_without_improvement += 1
             if epochs_without_improvement >= settings.n_iter_no_change:
-                if settings.verbose:
+                if settings.verbose and rank == 0:
                     tqdm.write(f"Early stopping after epoch {epoch}.")
                 break
     if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+        module.load_state_dict(best_state)
+    module.eval()
     return history
