@@ -301,3 +301,25 @@ def test_load_rejects_missing_and_corrupt_directories(fitted, tmp_path: Path) ->
     (directory / "topicbert.json").write_text("{", encoding="utf-8")
     with pytest.raises(ModelLoadError, match="not valid JSON"):
         BertTopicClassifier.load(directory)
+
+
+def test_iter_predict_proba_streams_in_chunks(fitted, held_out) -> None:
+    texts = held_out[0]
+    consumed: list[int] = []
+
+    def stream():
+        for i, text in enumerate(texts):
+            consumed.append(i)
+            yield text
+
+    chunks = fitted.iter_predict_proba(stream(), chunk_size=10)
+    first = next(chunks)
+    assert first.shape == (10, 3) and len(consumed) == 10  # nothing read ahead
+    rest = list(chunks)
+    np.testing.assert_allclose(
+        np.concatenate([first, *rest]), fitted.predict_proba(texts), atol=1e-6
+    )
+    with pytest.raises(TypeError, match="position 2 holds NoneType"):
+        list(fitted.iter_predict_proba(iter(["a", "b", None])))
+    with pytest.raises(ValueError, match="'chunk_size'"):
+        list(fitted.iter_predict_proba(texts, chunk_size=0))

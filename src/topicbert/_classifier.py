@@ -7,7 +7,7 @@ import math
 import numbers
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -555,6 +555,53 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         proba = self.predict_proba(X)
         result: np.ndarray = self.classes_[proba.argmax(axis=1)]
         return result
+
+    def iter_predict_proba(
+        self, X: Iterable[str], *, chunk_size: int = 1024
+    ) -> Iterator[np.ndarray]:
+        """Predict probabilities for a stream of texts, one chunk at a time.
+
+        Memory stays bounded by ``chunk_size`` however long the stream is:
+        texts are read lazily (a generator, an open file, a database cursor)
+        and each chunk's probabilities are yielded before the next is read.
+
+        Parameters
+        ----------
+        X : iterable of str
+            The texts, read lazily.
+        chunk_size : int, default=1024
+            Texts per chunk.
+
+        Yields
+        ------
+        proba : ndarray of shape (n_chunk_texts, n_classes)
+            Probabilities of the next chunk, in input order.
+
+        Examples
+        --------
+        >>> with open("texts.txt") as lines:  # doctest: +SKIP
+        ...     for proba in clf.iter_predict_proba(line.strip() for line in lines):
+        ...         write(clf.classes_[proba.argmax(axis=1)])
+        """
+        check_is_fitted(self)
+        if isinstance(X, (str, bytes)):
+            raise ValueError(
+                "iter_predict_proba expects an iterable of texts, got a single string."
+            )
+        _check_number("chunk_size", chunk_size, int, 1, None)
+        chunk: list[str] = []
+        for position, text in enumerate(X):
+            if not isinstance(text, str):
+                raise TypeError(
+                    f"X must contain only str; position {position} holds "
+                    f"{type(text).__name__} ({text!r})."
+                )
+            chunk.append(text)
+            if len(chunk) == chunk_size:
+                yield self.predict_proba(chunk)
+                chunk = []
+        if chunk:
+            yield self.predict_proba(chunk)
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
