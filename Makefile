@@ -29,8 +29,8 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks noxfile.py docs
-	$(BIN)/ruff format --check src tests benchmarks noxfile.py docs
+	$(BIN)/ruff check src tests benchmarks examples noxfile.py docs
+	$(BIN)/ruff format --check src tests benchmarks examples noxfile.py docs
 
 typecheck: install
 	$(BIN)/mypy

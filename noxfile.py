@@ -23,7 +23,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    paths = ["src", "tests", "benchmarks", "noxfile.py", "docs"]
+    paths = ["src", "tests", "benchmarks", "examples", "noxfile.py", "docs"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
 
