@@ -33,7 +33,7 @@ class PretrainedBackbone:
     name_or_path : str or path-like
         A Hugging Face model id or a local directory holding a model saved with
         ``save_pretrained``.
-    name : str, optional
+    display_name : str, optional
         The name recorded with fitted models; defaults to ``name_or_path``.
 
     Examples
