@@ -13,6 +13,9 @@ from topicbert import BertTopicClassifier
 # The tests never reach a model hub: fail at once instead of retrying a lookup.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
+# A script that torchrun starts from test_distributed.py, not a test module.
+collect_ignore = ["distributed_fit.py"]
+
 TOPIC_WORDS = {
     "sport": [
         "match",
