@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = ["main"]
 
@@ -230,57 +230,55 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"confusion_matrix.png, report.html and report.json written to {args.report_dir}")
 
 
-def _read_texts(source: str, text_column: str | None) -> list[str]:
-    import io
-
-    import pandas as pd
+def _read_texts(handle: TextIO, is_csv: bool, text_column: str | None) -> Iterator[str]:
+    """Yield the texts of a CSV file (its text column) or of plain text (one per line)."""
+    if not is_csv:
+        yield from (line.rstrip("\r\n") for line in handle if line.strip())
+        return
+    import csv
 
     from topicbert.datasets import TEXT_COLUMNS
 
-    content = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    if source.endswith(".csv") or text_column is not None:
-        frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False)
-        columns = {str(c).lower(): str(c) for c in frame.columns}
-        column = text_column or next((columns[c] for c in TEXT_COLUMNS if c in columns), None)
-        if column is None or column not in frame.columns:
-            raise ValueError(
-                f"Cannot find the text column among {list(frame.columns)}; pass --text-column."
-            )
-        return [str(text) for text in frame[column]]
-    return [line for line in content.splitlines() if line.strip()]
+    reader = csv.DictReader(handle)
+    columns = {name.lower(): name for name in reader.fieldnames or []}
+    column = text_column or next((columns[c] for c in TEXT_COLUMNS if c in columns), None)
+    if column is None or column not in (reader.fieldnames or []):
+        raise ValueError(
+            f"Cannot find the text column among {reader.fieldnames}; pass --text-column."
+        )
+    yield from (row[column] or "" for row in reader)
 
 
 def _predict(args: argparse.Namespace) -> None:
+    """Stream texts through the model a chunk at a time, writing each chunk's rows."""
+    import contextlib
+    import csv
     import json
-
-    import pandas as pd
 
     from topicbert import BertTopicClassifier
 
     model = BertTopicClassifier.load(args.model)
-    texts = _read_texts(args.input, args.text_column)
-    proba = model.predict_proba(texts)
-    labels = model.classes_[proba.argmax(axis=1)] if len(texts) else []
     classes = [str(c) for c in model.classes_]
-    if args.format == "csv":
-        frame = pd.DataFrame(proba, columns=[f"p_{c}" for c in classes])
-        frame.insert(0, "label", labels)
-        output = frame.to_csv(index=False)
-    else:
-        output = "".join(
-            json.dumps(
-                {
-                    "label": str(label),
-                    "probabilities": dict(zip(classes, map(float, row), strict=True)),
-                }
-            )
-            + "\n"
-            for label, row in zip(labels, proba, strict=True)
-        )
-    if args.output is None:
-        sys.stdout.write(output)
-    else:
-        args.output.write_text(output, encoding="utf-8")
+    is_csv = args.input.endswith(".csv") or args.text_column is not None
+    with contextlib.ExitStack() as files:
+        source: TextIO = sys.stdin
+        if args.input != "-":
+            source = files.enter_context(open(args.input, encoding="utf-8", newline=""))
+        sink: TextIO = sys.stdout
+        if args.output is not None:
+            sink = files.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        writer = csv.writer(sink, lineterminator="\n")
+        if args.format == "csv":
+            writer.writerow(["label", *(f"p_{c}" for c in classes)])
+        texts = _read_texts(source, is_csv, args.text_column)
+        for proba in model.iter_predict_proba(texts):
+            for row in proba:
+                label = classes[int(row.argmax())]
+                if args.format == "csv":
+                    writer.writerow([label, *(repr(float(p)) for p in row)])
+                else:
+                    probabilities = dict(zip(classes, map(float, row), strict=True))
+                    sink.write(json.dumps({"label": label, "probabilities": probabilities}) + "\n")
 
 
 def _explain(args: argparse.Namespace) -> None:
