@@ -15,9 +15,9 @@ from topicbert import BertTopicClassifier
 from .conftest import make_corpus
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "topicbert.cli", *args], capture_output=True, text=True
+        [sys.executable, "-m", "topicbert.cli", *args], capture_output=True, text=True, cwd=cwd
     )
 
 
