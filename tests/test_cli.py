@@ -106,8 +106,10 @@ def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: P
         "cli",
         "--tracking-uri",
         store,
+        cwd=tmp_path,  # MLflow puts the artifacts of a SQLite store under ./mlruns
     )
     assert result.returncode == 0, result.stderr
+    assert not (Path.cwd() / "mlruns").exists()
     run_id = result.stdout.split("MLflow run: ")[1].split()[0]
     finished = mlflow.MlflowClient(store).get_run(run_id)
     assert finished.info.status == "FINISHED"
