@@ -109,7 +109,7 @@ def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: P
         cwd=tmp_path,  # MLflow puts the artifacts of a SQLite store under ./mlruns
     )
     assert result.returncode == 0, result.stderr
-    assert not (Path.cwd() / "mlruns").exists()
+    assert (tmp_path / "mlruns").is_dir()  # the artifacts stayed in the run directory
     run_id = result.stdout.split("MLflow run: ")[1].split()[0]
     finished = mlflow.MlflowClient(store).get_run(run_id)
     assert finished.info.status == "FINISHED"
