@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 
 from topicbert import explain
+from topicbert._explain import delete_word
 
 
 def delete_words(text: str, words: list[str]) -> str:
     for word in words:
-        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "", text)
+        text = delete_word(text, word)
     return text
 
 

@@ -136,9 +136,9 @@ class ClassificationReport:
 
         check_is_fitted(estimator)
         final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
-        classes = [
-            _plain(c) for c in getattr(estimator, "classes_", getattr(final, "classes_", []))
-        ]
+        classes = np.asarray(
+            getattr(estimator, "classes_", getattr(final, "classes_", []))
+        ).tolist()
         order = classes if labels is None else _to_list(labels, "labels")
         if len(order) != len(classes) or set(order) != set(classes):
             raise ValueError(

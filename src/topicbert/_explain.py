@@ -21,6 +21,11 @@ __all__ = ["Explanation", "LimeExplainer", "OcclusionExplainer", "explain"]
 _WORD = re.compile(r"\w+", flags=re.UNICODE)
 
 
+def delete_word(text: str, word: str) -> str:
+    """Remove every whole-word occurrence of ``word`` from ``text``."""
+    return re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "", text)
+
+
 def _deduplicated(predict_proba: Callable[[list[str]], Any]) -> Callable[[list[str]], np.ndarray]:
     """Wrap ``predict_proba`` so that repeated texts are predicted once."""
 
@@ -96,7 +101,7 @@ class OcclusionExplainer:
         words = list(dict.fromkeys(_WORD.findall(text)))
         if not words:
             return {label: [] for label in labels}
-        variants = [text] + [re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "", text) for word in words]
+        variants = [text] + [delete_word(text, word) for word in words]
         proba = np.asarray(predict_proba(variants), dtype=np.float64)
         result = {}
         for label in labels:
@@ -359,7 +364,7 @@ def explain(
                 "The text is empty after the pipeline's preprocessing "
                 f"({', '.join(name for name, _ in model.steps[:-1])}); there is nothing to explain."
             )
-    classes = [c.item() if isinstance(c, np.generic) else c for c in model.classes_]
+    classes = np.asarray(model.classes_).tolist()
     explainer, name = _resolve_explainer(method)
     predict = _deduplicated(model.predict_proba)
     probabilities = predict([text])[0]

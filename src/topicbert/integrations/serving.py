@@ -128,7 +128,7 @@ def create_app(
         ) from exc
 
     model = _load(model_or_path)
-    classes = [c.item() if isinstance(c, np.generic) else c for c in model.classes_]
+    classes = np.asarray(model.classes_).tolist()
     model_name = str(getattr(model, "backbone_name_", type(model).__name__))
     # Fast tokenizers refuse concurrent use ("Already borrowed"); one request
     # at a time uses the model, which on a CPU uses every core anyway.
