@@ -22,7 +22,7 @@ from topicbert._validation import check_label_values, check_texts, label_array
 if TYPE_CHECKING:
     import torch
 
-    from topicbert._training import TopicModel
+    from topicbert._training import Document, TopicModel
     from topicbert.plugins import Backbone, Callback
 
 __all__ = ["BertTopicClassifier", "ModelLoadError"]
@@ -116,8 +116,27 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         (BERT's dense + tanh over [CLS], which makes the saved model loadable by
         ``AutoModelForSequenceClassification``).
     max_length : int, default=256
-        Texts are truncated to this many tokens (special tokens included). At
+        Tokens per window fed to the encoder (special tokens included). At
         most what the backbone supports (512 for BERT).
+    long_text : {"truncate", "head_tail", "chunks"}, default="truncate"
+        What to do with a text longer than ``max_length`` tokens: keep its
+        first tokens; keep a quarter of the window from its start and the
+        rest from its end; or split it into consecutive windows (at most
+        ``max_chunks``), encode each and average their pooled vectors,
+        weighted by their token counts. ``"chunks"`` costs up to
+        ``max_chunks`` times as much as truncation.
+    max_chunks : int, default=8
+        The most windows a text is split into with ``long_text="chunks"``;
+        the rest of a longer text is ignored.
+    freeze_backbone : bool, default=False
+        Keep the pre-trained encoder as it is and train only the linear head:
+        every text is encoded once, and a multinomial logistic regression
+        (scikit-learn's ``LogisticRegression`` on standardised vectors, its
+        regularisation chosen by stratified 5-fold cross-validation on the
+        training data) is fitted to the cached vectors and copied into the
+        head. Minutes instead of the better part of an hour on a CPU;
+        ``epochs``, ``learning_rate``, ``batch_size``'s training role,
+        ``dropout`` and the other optimiser settings are then unused.
     batch_size : int, default=16
         Texts per training step; prediction uses twice as many.
     epochs : int, default=3
@@ -194,6 +213,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         labels: Sequence[Any] | None = None,
         pooling: str = "mean",
         max_length: int = 256,
+        long_text: str = "truncate",
+        max_chunks: int = 8,
+        freeze_backbone: bool = False,
         batch_size: int = 16,
         epochs: int = 3,
         learning_rate: float = 5e-5,
@@ -216,6 +238,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.labels = labels
         self.pooling = pooling
         self.max_length = max_length
+        self.long_text = long_text
+        self.max_chunks = max_chunks
+        self.freeze_backbone = freeze_backbone
         self.batch_size = batch_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -259,7 +284,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         )
         _check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
         _check_number("verbose", self.verbose, int, 0, None)
+        _check_number("max_chunks", self.max_chunks, int, 1, None)
         _check_option("pooling", self.pooling, _POOLINGS)
+        _check_option("long_text", self.long_text, ("truncate", "head_tail", "chunks"))
+        _check_option("freeze_backbone", self.freeze_backbone, (True, False))
         _check_option("class_weight", self.class_weight, (None, "balanced"))
         _check_option("early_stopping", self.early_stopping, (True, False))
         _check_option("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
@@ -424,14 +452,14 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             )
         return TopicModel(encoder, n_classes, self.dropout, self.pooling)
 
-    def _tokenize(self, tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    def _tokenize(self, tokenizer: Any, texts: Sequence[str]) -> list[Document]:
         from topicbert._training import tokenize
 
-        return tokenize(tokenizer, texts, self.max_length)
+        return tokenize(tokenizer, texts, self.max_length, self.long_text, self.max_chunks)
 
     def _train(
         self,
-        encoded: list[list[int]],
+        encoded: list[Document],
         y_index: np.ndarray,
         train_index: np.ndarray,
         valid_index: np.ndarray | None,
@@ -442,7 +470,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         import torch
 
-        from topicbert._training import TrainingSettings, train
+        from topicbert._training import TrainingSettings, fit_head, train
 
         class_weights = None
         if self.class_weight == "balanced":
@@ -475,22 +503,39 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
         for callback in callbacks:
             callback.on_train_begin(self)
-        train(
-            self.model_,
-            [encoded[i] for i in train_index],
-            y_index[train_index],
-            valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
-            valid_labels=None if valid_index is None else y_index[valid_index],
-            settings=settings,
-            pad_id=self.tokenizer_.pad_token_id,
-            device=self.device_,
-            amp_dtype=amp_dtype,
-            class_weights=class_weights,
-            rng=rng,
-            on_epoch_end=on_epoch_end,
-            rank=rank,
-            world_size=world_size,
-        )
+        if self.freeze_backbone:
+            fit_head(
+                self.model_,
+                encoded,
+                y_index,
+                train_index,
+                valid_index,
+                batch_size=self.batch_size * 2,
+                pad_id=self.tokenizer_.pad_token_id,
+                device=self.device_,
+                amp_dtype=amp_dtype,
+                balanced=self.class_weight == "balanced",
+                seed=int(rng.randint(np.iinfo(np.int32).max)),
+                on_epoch_end=on_epoch_end,
+                verbose=self.verbose if rank == 0 else 0,
+            )
+        else:
+            train(
+                self.model_,
+                [encoded[i] for i in train_index],
+                y_index[train_index],
+                valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
+                valid_labels=None if valid_index is None else y_index[valid_index],
+                settings=settings,
+                pad_id=self.tokenizer_.pad_token_id,
+                device=self.device_,
+                amp_dtype=amp_dtype,
+                class_weights=class_weights,
+                rng=rng,
+                on_epoch_end=on_epoch_end,
+                rank=rank,
+                world_size=world_size,
+            )
         for callback in callbacks:
             callback.on_train_end(self)
 

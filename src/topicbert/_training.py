@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -36,10 +37,21 @@ class TopicModel(nn.Module):
             # unused by this head: frozen, so that optimisers and DDP skip it
             pooler.requires_grad_(False)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Return logits of shape ``(batch, n_classes)``."""
+    def pool(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        doc_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Return one vector per document, shape ``(n_documents, hidden_size)``.
+
+        Rows of ``input_ids`` are chunks; ``doc_index`` names each chunk's
+        document (``None``: one chunk per document). A document's vector is
+        the mean of its chunks' vectors, weighted by their token counts.
+        """
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
+        pooled: torch.Tensor
         if self.pooling == "pooler":
             pooled = output.pooler_output
         elif self.pooling == "mean":
@@ -47,6 +59,24 @@ class TopicModel(nn.Module):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         else:
             pooled = hidden[:, 0]
+        if doc_index is None:
+            return pooled
+        weights = attention_mask.sum(dim=1, keepdim=True).to(pooled.dtype)
+        n_documents = int(doc_index.max().item()) + 1
+        summed = pooled.new_zeros((n_documents, pooled.shape[1]))
+        summed.index_add_(0, doc_index, pooled * weights)
+        totals = weights.new_zeros((n_documents, 1)).index_add_(0, doc_index, weights)
+        document_vectors: torch.Tensor = summed / totals.clamp(min=1.0)
+        return document_vectors
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        doc_index: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Return logits of shape ``(n_documents, n_classes)``."""
+        pooled = self.pool(input_ids, attention_mask, doc_index)
         logits: torch.Tensor = self.classifier(self.dropout(pooled))
         return logits
 
@@ -77,17 +107,90 @@ def position_limit(encoder: nn.Module, tokenizer: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def tokenize(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[list[int]]:
-    """Tokenize without padding; each text becomes a list of at most ``max_length`` ids."""
+Document = list[list[int]]
+"""A tokenized text: its chunks, each a list of token ids with special tokens."""
+
+LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
+HEAD_SHARE = 0.25
+"""Share of a head-and-tail window taken from the start of the text.
+
+Sun et al. (2019), "How to Fine-Tune BERT for Text Classification?", kept
+the first 128 and the last 382 tokens of 510.
+"""
+
+
+def tokenize(
+    tokenizer: Any,
+    texts: Sequence[str],
+    max_length: int,
+    long_text: str = "truncate",
+    max_chunks: int = 1,
+) -> list[Document]:
+    """Tokenize without padding, fitting each text into ``max_length``-token windows.
+
+    ``"truncate"`` keeps the first tokens; ``"head_tail"`` keeps the first
+    quarter of the window from the start of the text and the rest from its
+    end; ``"chunks"`` splits the text into consecutive windows, at most
+    ``max_chunks`` of them. Every window carries the tokenizer's special tokens.
+    """
+    if long_text == "truncate":
+        encoded = tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=max_length,
+            padding=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return [[list(ids)] for ids in encoded["input_ids"]]
+    prefix, suffix = special_tokens(tokenizer)
+    content = max_length - len(prefix) - len(suffix)
+    if content < 1:
+        raise ValueError(f"max_length={max_length} leaves no room for text between special tokens.")
     encoded = tokenizer(
         list(texts),
-        truncation=True,
-        max_length=max_length,
+        add_special_tokens=False,
+        truncation=False,
         padding=False,
         return_attention_mask=False,
         return_token_type_ids=False,
+        verbose=False,
     )
-    return [list(ids) for ids in encoded["input_ids"]]
+    documents: list[Document] = []
+    for ids in encoded["input_ids"]:
+        ids = list(ids)
+        if long_text == "head_tail":
+            if len(ids) > content:
+                head = max(1, round(HEAD_SHARE * content))
+                ids = ids[:head] + ids[len(ids) - (content - head) :]
+            windows = [ids]
+        else:
+            windows = [ids[i : i + content] for i in range(0, len(ids), content)][:max_chunks]
+            windows = windows or [[]]
+        documents.append([prefix + window + suffix for window in windows])
+    return documents
+
+
+def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """Return the ids the tokenizer puts before and after a text ([CLS] and [SEP] for BERT)."""
+    probe = "text"
+    plain = list(tokenizer(probe, add_special_tokens=False)["input_ids"])
+    full = list(tokenizer(probe, add_special_tokens=True)["input_ids"])
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return full[:start], full[start + len(plain) :]
+    raise ValueError(  # pragma: no cover - no known tokenizer does this
+        f"Cannot tell where {type(tokenizer).__name__} puts its special tokens."
+    )
+
+
+def document_lengths(documents: Sequence[Document]) -> np.ndarray:
+    """Return the number of tokens of each document, all chunks together."""
+    return np.fromiter(
+        (sum(len(chunk) for chunk in doc) for doc in documents),
+        dtype=np.int64,
+        count=len(documents),
+    )
 
 
 def length_bucketed_batches(
@@ -108,23 +211,70 @@ def length_bucketed_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+CPU_TOKEN_BUDGET = 2048
+"""Most padded tokens per forward pass on a CPU.
+
+On a CPU, time per text grows with the batch's padded size once attention
+matrices outgrow the caches: with MiniLM, batches of 16 texts of 512 tokens
+took 1.8 times as long per text as batches of 4. A batch of ``batch_size``
+texts is therefore run in parts of at most this many tokens, its gradients
+summed, so the optimisation is that of the whole batch. GPUs take whole batches.
+"""
+
+
+def token_budget(device: torch.device) -> int | None:
+    """Return the most padded tokens per forward pass on ``device`` (None: no limit)."""
+    return CPU_TOKEN_BUDGET if device.type == "cpu" else None
+
+
+def micro_batches(
+    documents: Sequence[Document], indices: np.ndarray, budget: int | None
+) -> list[np.ndarray]:
+    """Split a batch, in order, into parts whose padded size stays within ``budget`` tokens.
+
+    A part's padded size is its number of chunks times its longest chunk.
+    Every part holds at least one document.
+    """
+    if budget is None:
+        return [indices]
+    parts: list[np.ndarray] = []
+    start, chunks, longest = 0, 0, 0
+    for position, i in enumerate(indices):
+        doc_chunks = len(documents[i])
+        doc_longest = max(len(chunk) for chunk in documents[i])
+        new_chunks, new_longest = chunks + doc_chunks, max(longest, doc_longest)
+        if position > start and new_chunks * new_longest > budget:
+            parts.append(indices[start:position])
+            start, new_chunks, new_longest = position, doc_chunks, doc_longest
+        chunks, longest = new_chunks, new_longest
+    parts.append(indices[start:])
+    return parts
+
+
 def collate(
-    encoded: Sequence[Sequence[int]], indices: np.ndarray, pad_id: int, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad one batch to its own longest text; return ids and attention mask."""
-    longest = max(len(encoded[i]) for i in indices)
-    input_ids = torch.full((len(indices), longest), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(indices), longest), dtype=torch.long)
-    for row, i in enumerate(indices):
-        ids = encoded[i]
+    documents: Sequence[Document], indices: np.ndarray, pad_id: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Pad one batch's chunks to the longest; return ids, attention mask, document index.
+
+    The document index is ``None`` when every document is a single chunk.
+    """
+    chunks = [chunk for i in indices for chunk in documents[i]]
+    longest = max(1, max(len(chunk) for chunk in chunks))
+    input_ids = torch.full((len(chunks), longest), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(chunks), longest), dtype=torch.long)
+    for row, ids in enumerate(chunks):
         input_ids[row, : len(ids)] = torch.as_tensor(ids, dtype=torch.long)
         attention_mask[row, : len(ids)] = 1
-    return input_ids.to(device), attention_mask.to(device)
+    doc_index = None
+    if len(chunks) != len(indices):
+        counts = torch.as_tensor([len(documents[i]) for i in indices])
+        doc_index = torch.repeat_interleave(torch.arange(len(indices)), counts).to(device)
+    return input_ids.to(device), attention_mask.to(device), doc_index
 
 
 def predict_logits(
-    model: nn.Module,
-    encoded: Sequence[Sequence[int]],
+    model: TopicModel,
+    documents: Sequence[Document],
     *,
     batch_size: int,
     pad_id: int,
@@ -134,25 +284,62 @@ def predict_logits(
     description: str = "predict",
 ) -> np.ndarray:
     """Return float32 logits in input order, batching longest texts first."""
-    lengths = np.fromiter((len(ids) for ids in encoded), dtype=np.int64, count=len(encoded))
-    order = np.argsort(-lengths, kind="stable")
+    return _infer(model, documents, batch_size, pad_id, device, amp_dtype, verbose, description)
+
+
+def embed(
+    model: TopicModel,
+    documents: Sequence[Document],
+    *,
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    verbose: int = 0,
+) -> np.ndarray:
+    """Return the pooled document vectors (float32) in input order."""
+    return _infer(
+        model, documents, batch_size, pad_id, device, amp_dtype, verbose, "encode", pooled=True
+    )
+
+
+def _infer(
+    model: TopicModel,
+    documents: Sequence[Document],
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    verbose: int,
+    description: str,
+    *,
+    pooled: bool = False,
+) -> np.ndarray:
+    """Run ``model`` (its pooled vectors with ``pooled=True``) over batches."""
+    order = np.argsort(-document_lengths(documents), kind="stable")
     was_training = model.training
     model.eval()
     chunks = []
     try:
         with torch.inference_mode():
-            starts = range(0, len(order), batch_size)
-            for start in tqdm(starts, desc=description, disable=not verbose, leave=False):
-                batch = order[start : start + batch_size]
-                input_ids, attention_mask = collate(encoded, batch, pad_id, device)
+            batches = [
+                part
+                for start in range(0, len(order), batch_size)
+                for part in micro_batches(
+                    documents, order[start : start + batch_size], token_budget(device)
+                )
+            ]
+            for batch in tqdm(batches, desc=description, disable=not verbose, leave=False):
+                input_ids, attention_mask, doc_index = collate(documents, batch, pad_id, device)
                 with autocast(device, amp_dtype):
-                    logits = model(input_ids, attention_mask)
-                chunks.append(logits.float().cpu().numpy())
+                    forward = model.pool if pooled else model
+                    output = forward(input_ids, attention_mask, doc_index)
+                chunks.append(output.float().cpu().numpy())
     finally:
         model.train(was_training)
-    logits_sorted = np.concatenate(chunks) if chunks else np.empty((0, 0), dtype=np.float32)
-    result = np.empty_like(logits_sorted)
-    result[order] = logits_sorted
+    sorted_rows = np.concatenate(chunks) if chunks else np.empty((0, 0), dtype=np.float32)
+    result = np.empty_like(sorted_rows)
+    result[order] = sorted_rows
     return result
 
 
@@ -200,10 +387,10 @@ def _log_loss_and_accuracy(
 
 def train(
     model: TopicModel,
-    train_ids: Sequence[Sequence[int]],
+    train_ids: Sequence[Document],
     train_labels: np.ndarray,
     *,
-    valid_ids: Sequence[Sequence[int]] | None,
+    valid_ids: Sequence[Document] | None,
     valid_labels: np.ndarray | None,
     settings: TrainingSettings,
     pad_id: int,
@@ -238,7 +425,7 @@ def train(
         )
     else:
         ddp_model = model
-    lengths = np.fromiter((len(ids) for ids in train_ids), dtype=np.int64, count=len(train_ids))
+    lengths = document_lengths(train_ids)
     batches_per_epoch = math.ceil(len(train_ids) / settings.batch_size) // world_size
     if batches_per_epoch < 1:
         raise ValueError(
@@ -252,7 +439,7 @@ def train(
         optimizer, round(settings.warmup_ratio * total_steps), total_steps
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights)
+    loss_fn = nn.CrossEntropyLoss(weight=class_weights, reduction="sum")
     labels_t = torch.as_tensor(train_labels, dtype=torch.long)
 
     history: list[dict[str, float]] = []
@@ -273,12 +460,25 @@ def train(
         )
         optimizer.zero_grad(set_to_none=True)
         for step, batch in enumerate(progress, start=1):
-            input_ids, attention_mask = collate(train_ids, batch, pad_id, device)
-            targets = labels_t[batch].to(device)
-            with autocast(device, amp_dtype):
-                logits = ddp_model(input_ids, attention_mask)
-            loss = loss_fn(logits.float(), targets)
-            scaler.scale(loss / settings.accumulation_steps).backward()
+            # The loss of a batch is its (weighted) mean, whatever the micro-batches.
+            targets_all = labels_t[batch]
+            denominator = float(
+                len(batch) if class_weights is None else class_weights.cpu()[targets_all].sum()
+            )
+            parts = micro_batches(train_ids, batch, token_budget(device))
+            batch_loss = 0.0
+            for part_number, part in enumerate(parts, start=1):
+                input_ids, attention_mask, doc_index = collate(train_ids, part, pad_id, device)
+                targets = labels_t[part].to(device)
+                # gradients are averaged across processes once per batch, on its last part
+                syncing = world_size == 1 or part_number == len(parts)
+                with contextlib.nullcontext() if syncing else ddp_model.no_sync():  # type: ignore[operator]
+                    with autocast(device, amp_dtype):
+                        logits = ddp_model(input_ids, attention_mask, doc_index)
+                    loss = loss_fn(logits.float(), targets) / denominator
+                    scaler.scale(loss / settings.accumulation_steps).backward()
+                batch_loss += loss.item()
+                correct += int((logits.argmax(dim=1) == targets).sum().item())
             if step % settings.accumulation_steps == 0 or step == len(batches):
                 if settings.max_grad_norm is not None:
                     scaler.unscale_(optimizer)
@@ -287,8 +487,7 @@ def train(
                 scaler.update()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
-            total_loss += loss.item() * len(batch)
-            correct += int((logits.argmax(dim=1) == targets).sum().item())
+            total_loss += batch_loss * len(batch)
             seen += len(batch)
             progress.set_postfix(loss=f"{total_loss / seen:.4f}")
         if world_size > 1:
@@ -344,3 +543,95 @@ def train(
         module.load_state_dict(best_state)
     module.eval()
     return history
+
+
+def fit_head(
+    model: TopicModel,
+    documents: Sequence[Document],
+    labels: np.ndarray,
+    train_index: np.ndarray,
+    valid_index: np.ndarray | None,
+    *,
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    balanced: bool,
+    seed: int,
+    on_epoch_end: Callable[[dict[str, float]], None],
+    verbose: int = 0,
+) -> None:
+    """Freeze the encoder, encode every document once and fit the linear head.
+
+    The head is scikit-learn's multinomial ``LogisticRegression`` on
+    standardised pooled vectors, its inverse regularisation ``C`` chosen by
+    a grid search with stratified cross-validation (log-loss) on the
+    training documents; the
+    scaler and the regression are folded into ``model.classifier`` so that
+    the model's softmax equals the regression's ``predict_proba``. One
+    history record is reported, with the chosen ``C``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    started = time.perf_counter()
+    model.encoder.requires_grad_(False)
+    features = embed(
+        model,
+        documents,
+        batch_size=batch_size,
+        pad_id=pad_id,
+        device=device,
+        amp_dtype=amp_dtype,
+        verbose=verbose,
+    ).astype(np.float64)
+    x_train, y_train = features[train_index], labels[train_index]
+    scaler = StandardScaler().fit(x_train)
+    x_scaled = scaler.transform(x_train)
+    folds = min(5, int(np.bincount(y_train)[np.unique(y_train)].min()))
+    class_weight = "balanced" if balanced else None
+    head = LogisticRegression(C=1.0, class_weight=class_weight, max_iter=2000)
+    chosen_c = 1.0
+    if folds >= 2:  # otherwise too few texts per class to cross-validate
+        search = GridSearchCV(
+            head,
+            {"C": np.logspace(-4, 2, 7).tolist()},
+            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+            scoring="neg_log_loss",
+        )
+        search.fit(x_scaled, y_train)
+        head, chosen_c = search.best_estimator_, float(search.best_params_["C"])
+    else:
+        head.fit(x_scaled, y_train)
+
+    n_classes = model.classifier.out_features
+    coef = np.asarray(head.coef_, dtype=np.float64)
+    intercept = np.asarray(head.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # binary: softmax([0, z]) is sigmoid(z)
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    weight = np.zeros((n_classes, features.shape[1]))
+    bias = np.full(n_classes, intercept.min() - 30.0)  # classes absent from y stay improbable
+    scale = scaler.scale_
+    weight[head.classes_] = coef / scale
+    bias[head.classes_] = intercept - (coef / scale) @ scaler.mean_
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.as_tensor(weight, dtype=model.classifier.weight.dtype))
+        model.classifier.bias.copy_(torch.as_tensor(bias, dtype=model.classifier.bias.dtype))
+    model.requires_grad_(False)
+    model.eval()
+
+    def loss_and_accuracy(index: np.ndarray) -> tuple[float, float]:
+        logits = features[index] @ weight.T + bias
+        return _log_loss_and_accuracy(logits.astype(np.float32), labels[index], None)
+
+    train_loss, train_accuracy = loss_and_accuracy(train_index)
+    record = {"epoch": 1.0, "train_loss": train_loss, "train_accuracy": train_accuracy}
+    if valid_index is not None:
+        record["valid_loss"], record["valid_accuracy"] = loss_and_accuracy(valid_index)
+    record["C"] = chosen_c
+    record["seconds"] = time.perf_counter() - started
+    if verbose:
+        tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
+    on_epoch_end(record)

@@ -1,0 +1,548 @@
+"""BBC benchmark: topicbert against the alternatives, in one run on one machine.
+
+On the de-duplicated BBC corpus (stratified 70/10/20 split, random_state=42)
+this measures, each in a fresh process so that its peak memory is its own:
+
+1. TF-IDF (1-2 grams) + LinearSVC, on the split and in 5-fold cross-validation;
+2. ``BertTopicClassifier`` fine-tuned with its defaults (validation accuracy
+   after every epoch is printed too);
+3. ``BertTopicClassifier(freeze_backbone=True)`` with each ``long_text``
+   strategy, ``max_length`` and precision;
+4. the same backbone through ``transformers.pipeline("text-classification")``
+   for inference, and the reference tutorial's training configuration (pad
+   to 512, batch 2, lr 1e-6, ReLU on the logits), timed over a fixed number
+   of steps and extrapolated to its full three epochs;
+5. soft voting (scikit-learn's ``VotingClassifier``) of the frozen model
+   chosen on validation data and TF-IDF + calibrated LinearSVC, on the split
+   and in the same 5-fold cross-validation, beside the BERT-only figures.
+
+Configurations are chosen by validation accuracy; the test split is only
+reported. Prints a table with ratios and writes everything as JSON.
+
+    python benchmarks/compare.py                        # everything (about 45 minutes here)
+    python benchmarks/compare.py --skip finetune        # leave out slow parts
+    python benchmarks/compare.py --json build/benchmark.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+SEED = 42
+SECTIONS = ("tfidf", "frozen", "finetune", "finetune-bf16", "pipeline", "tutorial", "voting")
+FROZEN_VARIANTS: dict[str, dict[str, Any]] = {
+    "frozen-256-truncate-fp32": {"max_length": 256, "long_text": "truncate", "precision": "fp32"},
+    "frozen-256-truncate-bf16": {"max_length": 256, "long_text": "truncate", "precision": "bf16"},
+    "frozen-128-truncate-bf16": {"max_length": 128, "long_text": "truncate", "precision": "bf16"},
+    "frozen-512-truncate-bf16": {"max_length": 512, "long_text": "truncate", "precision": "bf16"},
+    "frozen-256-head_tail-bf16": {"max_length": 256, "long_text": "head_tail", "precision": "bf16"},
+    "frozen-256-chunks-bf16": {"max_length": 256, "long_text": "chunks", "precision": "bf16"},
+}
+TUTORIAL_STEPS = 20
+EPOCH_SAMPLE = 160  # training texts of the like-for-like epoch timing
+
+
+# ------------------------------------------------------------------ helpers
+def load_split(data_path: Path) -> dict[str, tuple[list[str], list[str]]]:
+    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+
+    data = drop_duplicate_texts(read_labeled_csv(data_path))
+    train, val, test = train_val_test_split(data, random_state=SEED)
+    parts = {"all": data, "train": train, "val": val, "test": test}
+    return {k: (v["text"].tolist(), v["label"].tolist()) for k, v in parts.items()}
+
+
+def scores(model: Any, texts: list[str], labels: list[str]) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    predicted = model.predict(texts)
+    return {
+        "accuracy": float(accuracy_score(labels, predicted)),
+        "macro_f1": float(f1_score(labels, predicted, average="macro")),
+    }
+
+
+def timed_fit(model: Any, split: dict[str, Any]) -> dict[str, Any]:
+    """Fit on train; score val and test; measure predict throughput on test."""
+    started = time.perf_counter()
+    model.fit(*split["train"])
+    fit_seconds = time.perf_counter() - started
+    result: dict[str, Any] = {"fit_seconds": fit_seconds}
+    result["val"] = scores(model, *split["val"])
+    test_texts, test_labels = split["test"]
+    started = time.perf_counter()
+    result["test"] = scores(model, test_texts, test_labels)
+    result["docs_per_second"] = len(test_texts) / (time.perf_counter() - started)
+    return result
+
+
+def cross_validate(make_model: Callable[[], Any], split: dict[str, Any]) -> dict[str, Any]:
+    """5-fold stratified CV on the whole de-duplicated corpus (seeded folds)."""
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold
+
+    texts, labels = split["all"]
+    texts_a, labels_a = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED).split(texts_a, labels_a)
+    accuracies: dict[str, list[float]] = {}
+    for train_index, test_index in folds:
+        model = make_model().fit(texts_a[train_index].tolist(), labels_a[train_index].tolist())
+        members = {"model": model, **dict(getattr(model, "named_estimators_", {}))}
+        for name, member in members.items():
+            predicted = member.predict(texts_a[test_index].tolist())
+            if name != "model" and hasattr(model, "le_"):
+                predicted = model.le_.inverse_transform(predicted)
+            accuracies.setdefault(name, []).append(
+                float(np.mean(predicted == labels_a[test_index]))
+            )
+    return {
+        name: {"mean": float(np.mean(values)), "folds": values}
+        for name, values in accuracies.items()
+    }
+
+
+def tfidf_svc() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC())
+
+
+def tfidf_calibrated_svc() -> Any:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+        CalibratedClassifierCV(LinearSVC(), ensemble=False),
+    )
+
+
+# ----------------------------------------------------------------- sections
+def run_tfidf(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+    result = timed_fit(tfidf_svc(), split)
+    result["cv_accuracy"] = cross_validate(tfidf_svc, split)["model"]
+    return {"tfidf-linearsvc": result}
+
+
+def run_frozen(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+    from topicbert import BertTopicClassifier
+
+    model = BertTopicClassifier(freeze_backbone=True, random_state=0, **params)
+    result = timed_fit(model, split)
+    result["params"] = params
+    result["C"] = model.history_[0]["C"]
+    return {name: result}
+
+
+class EpochScores:
+    """A callback recording validation accuracy and seconds after every epoch."""
+
+    def __init__(self, texts: list[str], labels: list[str]) -> None:
+        self.texts, self.labels = texts, labels
+        self.records: list[dict[str, float]] = []
+
+    def on_train_begin(self, estimator: Any) -> None:
+        pass
+
+    def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
+        import numpy as np
+
+        accuracy = float(np.mean(estimator.predict(self.texts) == np.asarray(self.labels)))
+        self.records.append(
+            {"epoch": record["epoch"], "seconds": record["seconds"], "val_accuracy": accuracy}
+        )
+        print(f"    epoch {int(record['epoch'])}: {self.records[-1]}", flush=True)
+
+    def on_train_end(self, estimator: Any) -> None:
+        pass
+
+
+def run_finetune(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+    from topicbert import BertTopicClassifier
+
+    epochs = EpochScores(*split["val"])
+    model = BertTopicClassifier(random_state=0, callbacks=[epochs], **params)
+    result = timed_fit(model, split)
+    result["params"] = params
+    # the fit time above includes the per-epoch validation passes; report both
+    result["train_seconds"] = sum(r["seconds"] for r in epochs.records)
+    result["epochs"] = epochs.records
+    return {name: result}
+
+
+def run_pipeline(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """Inference throughput: transformers.pipeline against predict_proba, same weights."""
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from topicbert import BertTopicClassifier
+    from topicbert._backbones import resolve_backbone
+
+    texts, _ = split["test"]
+    directory = str(resolve_backbone("all-MiniLM-L6-v2").name_or_path)  # type: ignore[attr-defined]
+    classes = sorted(set(split["train"][1]))
+    hf_model = AutoModelForSequenceClassification.from_pretrained(
+        directory, num_labels=len(classes)
+    )
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    results: dict[str, Any] = {}
+    for batch_size in (1, 32):
+        classify = pipeline(
+            "text-classification", model=hf_model, tokenizer=tokenizer, device="cpu"
+        )
+        started = time.perf_counter()
+        classify(texts, truncation=True, max_length=256, batch_size=batch_size, top_k=None)
+        results[f"transformers-pipeline-batch{batch_size}"] = {
+            "docs_per_second": len(texts) / (time.perf_counter() - started),
+            "params": {"max_length": 256, "batch_size": batch_size},
+        }
+    # ours on the same encoder weights and max_length: a head fitted on 50 texts is enough
+    for precision in ("fp32", "bf16"):
+        ours = BertTopicClassifier(freeze_backbone=True, precision=precision, random_state=0)
+        ours.fit(split["train"][0][:50], split["train"][1][:50])
+        started = time.perf_counter()
+        proba = ours.predict_proba(texts)
+        results[f"predict_proba-{precision}"] = {
+            "docs_per_second": len(texts) / (time.perf_counter() - started),
+            "params": {"max_length": 256, "batch_size": ours.batch_size * 2},
+        }
+        assert np.allclose(proba.sum(axis=1), 1.0)
+    return results
+
+
+def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+    """The tutorial's training loop, timed over a few steps and extrapolated to 3 epochs.
+
+    Timed on MiniLM (the backbone of every other row) at 512 and 256 tokens,
+    and on a bert-base-cased-sized BERT (the tutorial's own backbone, random
+    weights: the real ones cannot be downloaded here and speed does not depend
+    on their values). For a like-for-like epoch time, ``BertTopicClassifier``
+    is fitted for one epoch on the same number of training texts at the same
+    ``max_length``.
+    """
+    import numpy as np
+    import torch
+    from torch import nn
+    from transformers import BertConfig, BertModel
+
+    from topicbert import BertTopicClassifier
+    from topicbert._backbones import resolve_backbone
+
+    backbone = resolve_backbone("all-MiniLM-L6-v2")
+    tokenizer = backbone.load_tokenizer()
+    texts, labels = split["train"]
+    classes = sorted(set(labels))
+    targets = torch.tensor([classes.index(label) for label in labels])
+    steps_per_epoch = math.ceil(len(texts) / 2)
+
+    class TutorialClassifier(nn.Module):
+        def __init__(self, encoder: nn.Module, hidden_size: int) -> None:
+            super().__init__()
+            self.bert, self.dropout = encoder, nn.Dropout(0.5)
+            self.linear = nn.Linear(hidden_size, len(classes))
+
+        def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            pooled = self.bert(input_ids=input_ids, attention_mask=mask).pooler_output
+            return torch.relu(self.linear(self.dropout(pooled)))
+
+    def time_steps(encoder: nn.Module, hidden_size: int, max_length: int, steps: int) -> float:
+        torch.manual_seed(0)
+        model = TutorialClassifier(encoder, hidden_size).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-6)
+        loss_fn = nn.CrossEntropyLoss()
+        rng = np.random.RandomState(0)
+        durations = []
+        for step in range(steps + 2):
+            batch = rng.choice(len(texts), 2, replace=False)
+            encoded = tokenizer(
+                [texts[i] for i in batch],
+                padding="max_length",
+                max_length=max_length,
+                truncation=True,
+                return_tensors="pt",
+            )
+            started = time.perf_counter()
+            logits = model(encoded["input_ids"], encoded["attention_mask"])
+            loss = loss_fn(logits, targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if step >= 2:  # the first steps warm up allocators
+                durations.append(time.perf_counter() - started)
+        return float(np.mean(durations))
+
+    results: dict[str, Any] = {}
+    runs = [
+        ("tutorial-pad512-batch2", "MiniLM", 512, TUTORIAL_STEPS),
+        ("tutorial-pad256-batch2", "MiniLM", 256, TUTORIAL_STEPS),
+        ("tutorial-bert-base-pad512-batch2", "bert-base-cased size", 512, 6),
+    ]
+    for name, model_name, max_length, steps in runs:
+        if model_name == "MiniLM":
+            encoder: nn.Module = backbone.load_encoder()
+            hidden = encoder.config.hidden_size  # type: ignore[union-attr]
+        else:
+            # bert-base's 12 layers of width 768, with MiniLM's vocabulary
+            config = BertConfig(vocab_size=len(tokenizer))
+            encoder, hidden = BertModel(config), config.hidden_size
+        seconds_per_step = time_steps(encoder, hidden, max_length, steps)
+        results[name] = {
+            "seconds_per_step": seconds_per_step,
+            "seconds_per_text": seconds_per_step / 2,
+            "epoch_seconds": seconds_per_step * steps_per_epoch,
+            "fit_seconds": seconds_per_step * steps_per_epoch * 3,
+            "extrapolated_from_steps": steps,
+            "params": {
+                "backbone": model_name,
+                "max_length": max_length,
+                "batch_size": 2,
+                "learning_rate": 1e-6,
+            },
+        }
+    n_texts = EPOCH_SAMPLE
+    for max_length in (512, 256):
+        for precision in ("fp32", "bf16"):
+            ours = BertTopicClassifier(
+                max_length=max_length, epochs=1, precision=precision, random_state=0
+            )
+            ours.fit(texts[:n_texts], labels[:n_texts])
+            seconds = ours.history_[0]["seconds"]
+            results[f"topicbert-epoch-{max_length}-{precision}"] = {
+                "seconds_per_text": seconds / n_texts,
+                "epoch_seconds": seconds / n_texts * len(texts),
+                "extrapolated_from_texts": n_texts,
+                "params": {"max_length": max_length, "batch_size": 16, "precision": precision},
+            }
+    return results
+
+
+def run_voting(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+    from sklearn.ensemble import VotingClassifier
+
+    from topicbert import BertTopicClassifier
+
+    def make() -> VotingClassifier:
+        bert = BertTopicClassifier(freeze_backbone=True, random_state=0, **params)
+        return VotingClassifier([("bert", bert), ("tfidf", tfidf_calibrated_svc())], voting="soft")
+
+    result = timed_fit(make(), split)
+    result["params"] = {"bert": params, "tfidf": "TF-IDF 1-2 grams + calibrated LinearSVC"}
+    cv = cross_validate(make, split)
+    result["cv_accuracy"] = cv.pop("model")
+    result["cv_accuracy_members"] = cv
+    return {name: result}
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "tfidf": run_tfidf,
+    "frozen": run_frozen,
+    "finetune": run_finetune,
+    "pipeline": run_pipeline,
+    "tutorial": run_tutorial,
+    "voting": run_voting,
+}
+
+
+def child(section: str, data_path: str, kwargs: dict[str, Any], queue: Any) -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    split = load_split(Path(data_path))
+    result = RUNNERS[section](split, **kwargs)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
+    for entry in result.values():
+        entry["peak_rss_mib"] = peak
+    queue.put(result)
+
+
+def run_isolated(section: str, data_path: Path, **kwargs: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process; its peak RSS is the measurement's own."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(section, str(data_path), kwargs, queue))
+    started = time.perf_counter()
+    process.start()
+    while True:
+        try:
+            result: dict[str, Any] = queue.get(timeout=5)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"{section} failed (exit code {process.exitcode})") from None
+    process.join()
+    label = kwargs.get("name", section)
+    print(f"  {label}: done in {time.perf_counter() - started:.0f} s", flush=True)
+    return result
+
+
+# ------------------------------------------------------------------ report
+def best_by_validation(results: dict[str, Any], prefix: str) -> str:
+    """The candidate with the highest validation accuracy; ties go to the faster fit."""
+    names = [n for n in results if n.startswith(prefix) and "val" in results[n]]
+    return max(names, key=lambda n: (results[n]["val"]["accuracy"], -results[n]["fit_seconds"]))
+
+
+def print_table(results: dict[str, Any]) -> None:
+    def cell(value: Any, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    header = (
+        f"{'configuration':36} {'val acc':>8} {'test acc':>8} {'macro-F1':>8} "
+        f"{'5-fold CV':>9} {'fit s':>8} {'epoch s':>8} {'docs/s':>8} {'peak MiB':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results.values():
+        if isinstance(r, dict) and "epochs" in r and "epoch_seconds" not in r:
+            r["epoch_seconds"] = r["train_seconds"] / len(r["epochs"])
+    for name, r in results.items():
+        if not isinstance(r, dict) or "peak_rss_mib" not in r:
+            continue
+        cv = r.get("cv_accuracy", {}).get("mean")
+        fit = r.get("fit_seconds")
+        note = " (extrapolated)" if "extrapolated_from_steps" in r else ""
+        print(
+            f"{name:36} {cell(r.get('val', {}).get('accuracy'), '8.4f')} "
+            f"{cell(r.get('test', {}).get('accuracy'), '8.4f')} "
+            f"{cell(r.get('test', {}).get('macro_f1'), '8.4f')} {cell(cv, '9.4f')} "
+            f"{cell(fit, '8.0f')} {cell(r.get('epoch_seconds'), '8.0f')} "
+            f"{cell(r.get('docs_per_second'), '8.1f')} "
+            f"{r['peak_rss_mib']:8.0f}{note}"
+        )
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    found: dict[str, float] = {}
+
+    def ratio(key: str, a: str, b: str, field: str) -> None:
+        """Record ``a``'s field divided by ``b``'s, when both were measured."""
+        if a in results and b in results:
+            found[key] = results[a][field] / results[b][field]
+
+    best_frozen = results.get("chosen", {}).get("frozen")
+    ratio(
+        "predict_proba fp32 / pipeline batch 1 (docs/s)",
+        "predict_proba-fp32",
+        "transformers-pipeline-batch1",
+        "docs_per_second",
+    )
+    ratio(
+        "predict_proba fp32 / pipeline batch 32 (docs/s)",
+        "predict_proba-fp32",
+        "transformers-pipeline-batch32",
+        "docs_per_second",
+    )
+    ratio(
+        "predict_proba bf16 / pipeline batch 32 (docs/s)",
+        "predict_proba-bf16",
+        "transformers-pipeline-batch32",
+        "docs_per_second",
+    )
+    for max_length in (512, 256):
+        for precision in ("fp32", "bf16"):
+            ratio(
+                f"tutorial / topicbert {precision} time per training text at {max_length} tokens",
+                f"tutorial-pad{max_length}-batch2",
+                f"topicbert-epoch-{max_length}-{precision}",
+                "seconds_per_text",
+            )
+    for finetune in ("finetune-default", "finetune-bf16"):
+        ratio(
+            f"tutorial full fit, MiniLM pad 512 / {finetune} fit",
+            "tutorial-pad512-batch2",
+            finetune,
+            "fit_seconds",
+        )
+        ratio(
+            f"tutorial full fit, bert-base pad 512 / {finetune} fit",
+            "tutorial-bert-base-pad512-batch2",
+            finetune,
+            "fit_seconds",
+        )
+    if best_frozen:
+        ratio(
+            "tutorial full fit (pad 512) / frozen fit (speed-up)",
+            "tutorial-pad512-batch2",
+            best_frozen,
+            "fit_seconds",
+        )
+        ratio(
+            "default fine-tune fit / frozen fit (speed-up)",
+            "finetune-default",
+            best_frozen,
+            "fit_seconds",
+        )
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--json", type=Path, default=Path("build/benchmark.json"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    args = parser.parse_args()
+    run = [s for s in SECTIONS if s not in args.skip]
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    print(f"BBC benchmark on {platform.processor() or platform.machine()}, sections: {run}")
+    if "tfidf" in run:
+        results.update(run_isolated("tfidf", args.data))
+    if "frozen" in run or "voting" in run:
+        for name, params in FROZEN_VARIANTS.items():
+            results.update(run_isolated("frozen", args.data, name=name, params=params))
+        results["chosen"] = {"frozen": best_by_validation(results, "frozen-")}
+        print(f"  chosen on validation accuracy: {results['chosen']['frozen']}", flush=True)
+    if "finetune" in run:
+        results.update(run_isolated("finetune", args.data, name="finetune-default", params={}))
+    if "finetune-bf16" in run:
+        params = {"precision": "bf16"}
+        results.update(run_isolated("finetune", args.data, name="finetune-bf16", params=params))
+    if "pipeline" in run:
+        results.update(run_isolated("pipeline", args.data))
+    if "tutorial" in run:
+        results.update(run_isolated("tutorial", args.data))
+    if "voting" in run:
+        params = results[results["chosen"]["frozen"]]["params"]
+        results.update(run_isolated("voting", args.data, name="voting-frozen+tfidf", params=params))
+    results["ratios"] = ratios(results)
+    results["total_seconds"] = time.perf_counter() - started
+    results["machine"] = {"processor": platform.processor(), "python": sys.version.split()[0]}
+    print()
+    print_table(results)
+    print()
+    for key, value in results["ratios"].items():
+        print(f"{key}: {value:.1f}x")
+    for name in ("finetune-default", "finetune-bf16"):
+        for record in results.get(name, {}).get("epochs", []):
+            print(
+                f"{name} after epoch {int(record['epoch'])}: validation accuracy "
+                f"{record['val_accuracy']:.4f}, {record['seconds']:.0f} s"
+            )
+    print(
+        "\nTutorial rows are timed over a fixed number of steps and extrapolated to 3 epochs;"
+        f" topicbert-epoch rows fit one epoch on {EPOCH_SAMPLE} texts and are scaled to the"
+        " training split."
+    )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    print(f"Written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""A topicbert backbone plug-in: all-MiniLM-L6-v2 cut down to its first three layers.
+
+Half the layers make fitting and prediction about twice as fast, for a
+little accuracy. Installed, the package registers the name ``minilm-l3``:
+
+>>> from topicbert import BertTopicClassifier
+>>> BertTopicClassifier(backbone="minilm-l3")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topicbert import PretrainedBackbone
+
+LAYERS = 3
+
+
+class MiniLML3:
+    """A backbone: any object with ``name``, ``load_tokenizer()`` and ``load_encoder()``.
+
+    The entry point names the class; topicbert calls it with no arguments.
+    """
+
+    name = "minilm-l3"
+
+    def __init__(self) -> None:
+        self._base = PretrainedBackbone("all-MiniLM-L6-v2")  # the offline weights' built-in name
+
+    def load_tokenizer(self) -> Any:
+        return self._base.load_tokenizer()
+
+    def load_encoder(self) -> Any:
+        encoder = self._base.load_encoder()
+        encoder.encoder.layer = encoder.encoder.layer[:LAYERS]
+        encoder.config.num_hidden_layers = LAYERS  # so that a saved model reloads
+        return encoder

@@ -1,0 +1,217 @@
+"""Long texts (truncate, head and tail, chunks) and the frozen-backbone fast path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from sklearn.linear_model import LogisticRegression
+from transformers import AutoModel, AutoTokenizer
+
+from topicbert import BertTopicClassifier
+from topicbert._training import TopicModel, collate, tokenize
+
+from .conftest import tiny_classifier
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_bert: Path):
+    return AutoTokenizer.from_pretrained(tiny_bert)
+
+
+def long_text(n_words: int) -> str:
+    return " ".join(f"goal{i % 7} market" for i in range(n_words // 2))
+
+
+def content_ids(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_short_texts_are_the_same_under_every_strategy(tokenizer) -> None:
+    texts = ["the team scored a goal", "shares fell"]
+    expected = tokenize(tokenizer, texts, 32)
+    for strategy in ("head_tail", "chunks"):
+        assert tokenize(tokenizer, texts, 32, strategy, max_chunks=4) == expected
+
+
+def test_head_tail_keeps_the_start_and_the_end(tokenizer) -> None:
+    text = long_text(200)
+    ids = content_ids(tokenizer, text)
+    [[window]] = tokenize(tokenizer, [text], 34, "head_tail")
+    assert len(window) == 34
+    assert window[0] == tokenizer.cls_token_id and window[-1] == tokenizer.sep_token_id
+    inner = window[1:-1]  # 32 tokens of text: the first 8 and the last 24
+    assert inner == ids[:8] + ids[-24:]
+
+
+def test_chunks_cover_the_text_in_order_up_to_max_chunks(tokenizer) -> None:
+    text = long_text(120)
+    ids = content_ids(tokenizer, text)
+    [chunks] = tokenize(tokenizer, [text], 18, "chunks", max_chunks=100)
+    assert all(len(chunk) <= 18 for chunk in chunks)
+    assert [i for chunk in chunks for i in chunk[1:-1]] == ids
+    [capped] = tokenize(tokenizer, [text], 18, "chunks", max_chunks=3)
+    assert capped == chunks[:3]
+
+
+def test_empty_text_becomes_one_chunk_of_special_tokens(tokenizer) -> None:
+    [[chunk]] = tokenize(tokenizer, [""], 16, "chunks", max_chunks=4)
+    assert chunk == [tokenizer.cls_token_id, tokenizer.sep_token_id]
+
+
+def test_chunk_vectors_are_averaged_by_token_count(tiny_bert: Path, tokenizer) -> None:
+    encoder = AutoModel.from_pretrained(tiny_bert).eval()
+    model = TopicModel(encoder, 3, 0.0, "mean").eval()
+    documents = tokenize(tokenizer, [long_text(60), "one short goal"], 16, "chunks", 10)
+    assert len(documents[0]) > 2
+    input_ids, mask, doc_index = collate(documents, np.arange(2), 0, torch.device("cpu"))
+    with torch.no_grad():
+        pooled = model.pool(input_ids, mask, doc_index)
+        per_chunk = model.pool(input_ids, mask)
+    counts = mask.sum(dim=1, keepdim=True).float()
+    n_first = len(documents[0])
+    first = (per_chunk[:n_first] * counts[:n_first]).sum(0) / counts[:n_first].sum()
+    torch.testing.assert_close(pooled[0], first)
+    torch.testing.assert_close(pooled[1], per_chunk[n_first])
+
+
+@pytest.mark.parametrize("strategy", ["head_tail", "chunks"])
+def test_fit_predict_and_reload_with_a_long_text_strategy(
+    tiny_bert: Path, corpus, held_out, tmp_path: Path, strategy: str
+) -> None:
+    texts, labels = corpus
+    long_texts = [f"{text} {long_text(40)} {text}" for text in texts]
+    clf = tiny_classifier(tiny_bert, max_length=24, long_text=strategy, max_chunks=4)
+    clf.fit(long_texts, labels)
+    proba = clf.predict_proba(long_texts[:10])
+    # one text alone or in a batch of others: padding must not change it
+    alone = clf.predict_proba(long_texts[3:4])
+    np.testing.assert_allclose(alone[0], proba[3], atol=1e-5)
+    assert clf.score(*held_out) >= 0.7
+    loaded = BertTopicClassifier.load(clf.save(tmp_path / "model"), device="cpu")
+    assert loaded.long_text == strategy and loaded.max_chunks == 4
+    np.testing.assert_allclose(loaded.predict_proba(long_texts[:10]), proba, atol=1e-6)
+
+
+class CountingBackbone:
+    """The tiny BERT, counting the texts its encoder sees."""
+
+    name = "counting"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.rows_seen = 0
+
+    def load_tokenizer(self):
+        return AutoTokenizer.from_pretrained(self.directory)
+
+    def load_encoder(self):
+        encoder = AutoModel.from_pretrained(self.directory)
+
+        def count(module, args, kwargs) -> None:
+            self.rows_seen += kwargs["input_ids"].shape[0]
+
+        encoder.register_forward_pre_hook(count, with_kwargs=True)
+        return encoder
+
+
+def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
+    tiny_bert: Path, corpus, held_out
+) -> None:
+    texts, labels = corpus
+    backbone = CountingBackbone(tiny_bert)
+    clf = tiny_classifier(tiny_bert, backbone=backbone, freeze_backbone=True, epochs=50)
+    clf.fit(texts, labels)
+    assert backbone.rows_seen == len(texts)
+    original = load_file(str(tiny_bert / "model.safetensors"))
+    for name, value in clf.model_.encoder.state_dict().items():
+        torch.testing.assert_close(value, original[name], msg=name)
+    [record] = clf.history_
+    assert record["C"] > 0 and record["train_accuracy"] >= 0.9
+    assert clf.score(*held_out) >= 0.8
+
+
+def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(
+    tiny_bert: Path, corpus
+) -> None:
+    texts, labels = corpus
+    clf = tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, labels)
+    from topicbert._training import embed
+
+    features = embed(
+        clf.model_,
+        clf._tokenize(clf.tokenizer_, texts),
+        batch_size=16,
+        pad_id=clf.tokenizer_.pad_token_id,
+        device=clf.device_,
+        amp_dtype=None,
+    ).astype(np.float64)
+    mean, scale = features.mean(axis=0), features.std(axis=0)
+    scale[scale == 0] = 1.0
+    reference = LogisticRegression(C=clf.history_[0]["C"], max_iter=2000)
+    reference.fit((features - mean) / scale, labels)
+    np.testing.assert_allclose(
+        clf.predict_proba(texts), reference.predict_proba((features - mean) / scale), atol=1e-4
+    )
+
+
+def test_frozen_backbone_with_two_classes_and_an_absent_label(tiny_bert: Path, corpus) -> None:
+    texts, labels = corpus
+    keep = [i for i, label in enumerate(labels) if label in ("sport", "business")]
+    texts2, labels2 = [texts[i] for i in keep], [labels[i] for i in keep]
+    clf = tiny_classifier(
+        tiny_bert, freeze_backbone=True, labels=["business", "sport", "weather"]
+    ).fit(texts2, labels2)
+    proba = clf.predict_proba(texts2)
+    assert proba.shape == (len(texts2), 3)
+    assert proba[:, 2].max() < 1e-6
+    assert clf.score(texts2, labels2) >= 0.9
+
+
+def test_frozen_backbone_reports_validation_and_survives_a_pickle(tiny_bert: Path, corpus) -> None:
+    import pickle
+
+    texts, labels = corpus
+    clf = tiny_classifier(
+        tiny_bert, freeze_backbone=True, early_stopping=True, class_weight="balanced"
+    ).fit(texts, labels)
+    assert {"valid_loss", "valid_accuracy"} <= set(clf.history_[0])
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_allclose(restored.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+
+
+def test_micro_batches_stay_within_the_token_budget_and_keep_order(tokenizer) -> None:
+    from topicbert._training import micro_batches
+
+    texts = [long_text(n) for n in (4, 40, 10, 80, 2, 30)]
+    documents = tokenize(tokenizer, texts, 32, "chunks", max_chunks=3)
+    indices = np.arange(len(documents))
+    parts = micro_batches(documents, indices, 64)
+    assert np.concatenate(parts).tolist() == indices.tolist()
+    for part in parts:
+        chunks = [chunk for i in part for chunk in documents[i]]
+        assert len(part) == 1 or len(chunks) * max(map(len, chunks)) <= 64
+    assert micro_batches(documents, indices, None) == [indices]
+
+
+def test_splitting_batches_into_parts_gives_the_same_model(
+    tiny_bert: Path, corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topicbert import _training
+
+    # without dropout anywhere, the parts' summed gradients are the whole batch's
+    encoder = AutoModel.from_pretrained(tiny_bert)
+    encoder.config.hidden_dropout_prob = encoder.config.attention_probs_dropout_prob = 0.0
+    encoder.save_pretrained(tmp_path)
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(tmp_path)
+    texts, labels = corpus
+    params = {"dropout": 0.0, "epochs": 2, "class_weight": "balanced"}
+    whole = tiny_classifier(tmp_path, **params).fit(texts, labels)
+    monkeypatch.setattr(_training, "CPU_TOKEN_BUDGET", 40)
+    parts = tiny_classifier(tmp_path, **params).fit(texts, labels)
+    np.testing.assert_allclose(parts.predict_proba(texts), whole.predict_proba(texts), atol=2e-4)
+    for a, b in zip(whole.history_, parts.history_, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
