@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     install(session, "docs")
     session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The BBC comparison benchmark (about 45 minutes on a 2-core CPU); not run by default."""
+    install(session, "test")
+    session.run("python", "benchmarks/compare.py", *session.posargs)

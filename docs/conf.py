@@ -13,10 +13,19 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
-    "myst_parser",
+    "myst_nb",
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "jupyter_execute"]
+autosummary_generate = True
+autodoc_default_options = {"members": True, "show-inheritance": False}
+
+# Tutorials are notebooks in MyST markdown, executed at every build: an error
+# in one fails the build. They read the corpus from ../shared/data.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 600
+nb_execution_show_tb = True
+nb_merge_streams = True
 autodoc_typehints = "description"
 autodoc_member_order = "bysource"
 napoleon_google_docstring = False
@@ -25,4 +34,4 @@ napoleon_use_rtype = False
 nitpicky = False
 html_theme = "furo"
 html_title = f"topicbert {release}"
-suppress_warnings = ["myst.header"]
+suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]

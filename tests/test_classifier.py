@@ -323,3 +323,29 @@ def test_iter_predict_proba_streams_in_chunks(fitted, held_out) -> None:
         list(fitted.iter_predict_proba(iter(["a", "b", None])))
     with pytest.raises(ValueError, match="'chunk_size'"):
         list(fitted.iter_predict_proba(texts, chunk_size=0))
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from topicbert import _devices
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(_devices, "cpu_has_native_bf16", lambda: True)
+    assert _devices.resolve_precision("auto", cpu) is torch.bfloat16
+    assert _devices.resolve_precision("fp32", cpu) is None
+    monkeypatch.setattr(_devices, "cpu_has_native_bf16", lambda: False)
+    assert _devices.resolve_precision("auto", cpu) is None
+    assert _devices.resolve_precision("bf16", cpu) is torch.bfloat16
+
+
+def test_bf16_and_fp32_predictions_agree(fitted, corpus) -> None:
+    texts = corpus[0][:40]
+    fp32 = fitted.predict_proba(texts)
+    fitted.set_params(precision="bf16")
+    try:
+        bf16 = fitted.predict_proba(texts)
+    finally:
+        fitted.set_params(precision="fp32")
+    assert np.abs(bf16 - fp32).max() < 0.05
+    assert (bf16.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.95

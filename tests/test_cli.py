@@ -64,6 +64,34 @@ def test_train_prints_held_out_figures_and_saves(
     assert loaded.classes_.tolist() == ["business", "sport", "tech"]
 
 
+def test_train_with_the_frozen_backbone_and_chunks(
+    tiny_bert: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "frozen"
+    result = run(
+        "train",
+        str(data_csv),
+        "--backbone",
+        str(tiny_bert),
+        "--freeze-backbone",
+        "--long-text",
+        "chunks",
+        "--max-length",
+        "16",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = BertTopicClassifier.load(out)
+    assert loaded.freeze_backbone and loaded.long_text == "chunks"
+    assert run("train", str(data_csv), "--long-text", "middle").returncode == 2
+
+
 def test_errors_are_one_line_with_exit_code_1(tmp_path: Path) -> None:
     result = run("train", str(tmp_path / "absent.csv"))
     assert result.returncode == 1
@@ -80,7 +108,17 @@ def test_bad_usage_exits_2() -> None:
 def test_help_lists_the_options() -> None:
     result = run("train", "--help")
     assert result.returncode == 0
-    for option in ("--out", "--backbone", "--epochs", "--max-length", "--test-size", "--track"):
+    for option in (
+        "--out",
+        "--backbone",
+        "--epochs",
+        "--max-length",
+        "--long-text",
+        "--freeze-backbone",
+        "--precision",
+        "--test-size",
+        "--track",
+    ):
         assert option in result.stdout
     top = run("--help").stdout
     for command in ("train", "evaluate", "predict", "explain", "serve"):

@@ -170,6 +170,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         ``"cuda:1"``, ``"mps"``.
     precision : {"auto", "fp32", "bf16", "fp16"}, default="auto"
         Autocast precision. ``"auto"`` is bf16 on a GPU that supports it and
+        on a CPU with native bf16 instructions (AVX-512 BF16 or AMX), and
         fp32 otherwise; ``"fp16"`` uses a gradient scaler and needs a GPU.
     random_state : int, RandomState instance or None, default=None
         Seeds the head's initialisation, dropout, shuffling and the validation

@@ -66,6 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--max-length", type=_positive_int, default=defaults["max_length"], help="tokens per text"
     )
+    train.add_argument(
+        "--long-text",
+        choices=["truncate", "head_tail", "chunks"],
+        default=defaults["long_text"],
+        help="what to do with texts longer than --max-length (default: %(default)s)",
+    )
+    train.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        help="encode each text once and train only the classification head (fast)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        default=defaults["precision"],
+        help="autocast precision (default: %(default)s)",
+    )
     train.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"])
     train.add_argument("--epochs", type=_positive_int, default=defaults["epochs"])
     train.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
@@ -183,6 +200,9 @@ def _train(args: argparse.Namespace) -> None:
         backbone=args.backbone,
         pooling=args.pooling,
         max_length=args.max_length,
+        long_text=args.long_text,
+        freeze_backbone=args.freeze_backbone,
+        precision=args.precision,
         batch_size=args.batch_size,
         epochs=args.epochs,
         learning_rate=args.learning_rate,
