@@ -122,6 +122,9 @@ def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
     tiny_bert: Path, corpus, held_out
 ) -> None:
     texts, labels = corpus
+    from topicbert._training import EMBEDDING_CACHE
+
+    EMBEDDING_CACHE.clear()
     backbone = CountingBackbone(tiny_bert)
     clf = tiny_classifier(tiny_bert, backbone=backbone, freeze_backbone=True, epochs=50)
     clf.fit(texts, labels)
@@ -132,6 +135,26 @@ def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
     [record] = clf.history_
     assert record["C"] > 0 and record["train_accuracy"] >= 0.9
     assert clf.score(*held_out) >= 0.8
+    # a refit, a clone or predictions on seen texts reuse the cached vectors
+    seen = backbone.rows_seen
+    clf.fit(texts[:60], labels[:60])
+    clf.predict_proba(texts)
+    assert backbone.rows_seen == seen
+    unseen = [text + " Again." for text in held_out[0]]
+    clf.predict_proba(unseen)
+    assert backbone.rows_seen == seen + len(unseen)
+
+
+def test_the_embedding_cache_keeps_within_its_size() -> None:
+    from topicbert._training import EmbeddingCache
+
+    cache = EmbeddingCache(max_bytes=3 * 8 * 4)
+    for i in range(5):
+        cache.put(("m", bytes([i])), np.zeros(4))
+    assert len(cache) == 3 and cache.get(("m", bytes([0]))) is None
+    assert cache.get(("m", bytes([4]))) is not None
+    cache.clear()
+    assert len(cache) == 0
 
 
 def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(

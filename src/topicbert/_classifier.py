@@ -517,6 +517,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 amp_dtype=amp_dtype,
                 balanced=self.class_weight == "balanced",
                 seed=int(rng.randint(np.iinfo(np.int32).max)),
+                fingerprint=self._fingerprint(amp_dtype),
                 on_epoch_end=on_epoch_end,
                 verbose=self.verbose if rank == 0 else 0,
             )
@@ -539,6 +540,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             )
         for callback in callbacks:
             callback.on_train_end(self)
+
+    def _fingerprint(self, amp_dtype: torch.dtype | None) -> str:
+        """Name the frozen encoder's vectors for the embedding cache."""
+        from topicbert._training import encoder_fingerprint
+
+        return encoder_fingerprint(self.backbone_name_, self.model_, amp_dtype)
 
     def _release_model(self) -> None:
         """Drop a previous fit's model before building a new one."""
@@ -568,19 +575,30 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float64)
         from topicbert._devices import resolve_precision
-        from topicbert._training import predict_logits
+        from topicbert._training import embed_cached, predict_logits
 
-        logits = predict_logits(
-            self.model_,
-            self._tokenize(self.tokenizer_, texts),
-            batch_size=self.batch_size * 2,
-            pad_id=self.tokenizer_.pad_token_id,
-            device=self.device_,
-            amp_dtype=resolve_precision(self.precision, self.device_),
-            verbose=self.verbose,
-        ).astype(np.float64)
+        amp_dtype = resolve_precision(self.precision, self.device_)
+        documents = self._tokenize(self.tokenizer_, texts)
+        settings = {
+            "batch_size": self.batch_size * 2,
+            "pad_id": self.tokenizer_.pad_token_id,
+            "device": self.device_,
+            "amp_dtype": amp_dtype,
+            "verbose": self.verbose,
+        }
+        logits: np.ndarray
+        if self.freeze_backbone:
+            # the encoder never changes: reuse vectors already computed in this process
+            vectors = embed_cached(
+                self.model_, documents, fingerprint=self._fingerprint(amp_dtype), **settings
+            ).astype(np.float64)
+            weight = self.model_.classifier.weight.detach().cpu().double().numpy()
+            bias = self.model_.classifier.bias.detach().cpu().double().numpy()
+            logits = vectors @ weight.T + bias
+        else:
+            logits = predict_logits(self.model_, documents, **settings).astype(np.float64)
         logits -= logits.max(axis=1, keepdims=True)
-        proba = np.exp(logits)
+        proba: np.ndarray = np.exp(logits)
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -303,6 +305,91 @@ def embed(
     )
 
 
+class EmbeddingCache:
+    """Pooled vectors of frozen encoders, kept in memory across fits.
+
+    Keys name the encoder (its name and a fingerprint of its weights), the
+    pooling and precision, and a digest of the document's token ids, so a
+    vector is reused only where it would be computed again identically:
+    cross-validation, grid searches over the head and refits encode each text
+    once per process. The least recently used vectors are dropped beyond
+    ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int = 512 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._vectors: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def clear(self) -> None:
+        """Forget every vector."""
+        self._vectors.clear()
+        self._bytes = 0
+
+    def get(self, key: tuple[str, bytes]) -> np.ndarray | None:
+        vector = self._vectors.get(key)
+        if vector is not None:
+            self._vectors.move_to_end(key)
+        return vector
+
+    def put(self, key: tuple[str, bytes], vector: np.ndarray) -> None:
+        if key in self._vectors:
+            return
+        self._vectors[key] = vector
+        self._bytes += vector.nbytes
+        while self._bytes > self.max_bytes and self._vectors:
+            _, dropped = self._vectors.popitem(last=False)
+            self._bytes -= dropped.nbytes
+
+
+EMBEDDING_CACHE = EmbeddingCache()
+
+
+def encoder_fingerprint(name: str, model: TopicModel, amp_dtype: torch.dtype | None) -> str:
+    """Name an encoder's state: its name, pooling, precision and a digest of its weights."""
+    digest = hashlib.blake2b(digest_size=16)
+    for parameter in model.encoder.parameters():
+        digest.update(parameter.detach().reshape(-1)[:1024].float().cpu().numpy().tobytes())
+    return f"{name}|{model.pooling}|{amp_dtype}|{digest.hexdigest()}"
+
+
+def embed_cached(
+    model: TopicModel,
+    documents: Sequence[Document],
+    *,
+    fingerprint: str,
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    amp_dtype: torch.dtype | None,
+    verbose: int = 0,
+) -> np.ndarray:
+    """Like :func:`embed`, encoding only documents whose vectors are not cached."""
+    keys = [
+        (fingerprint, hashlib.blake2b(repr(doc).encode(), digest_size=16).digest())
+        for doc in documents
+    ]
+    found = [EMBEDDING_CACHE.get(key) for key in keys]
+    missing = [i for i, vector in enumerate(found) if vector is None]
+    if missing:
+        fresh = embed(
+            model,
+            [documents[i] for i in missing],
+            batch_size=batch_size,
+            pad_id=pad_id,
+            device=device,
+            amp_dtype=amp_dtype,
+            verbose=verbose,
+        )
+        for row, i in enumerate(missing):
+            found[i] = fresh[row]
+            EMBEDDING_CACHE.put(keys[i], fresh[row])
+    return np.stack(found) if found else np.empty((0, hidden_size(model.encoder)), np.float32)  # type: ignore[arg-type]
+
+
 def _infer(
     model: TopicModel,
     documents: Sequence[Document],
@@ -558,10 +645,14 @@ def fit_head(
     amp_dtype: torch.dtype | None,
     balanced: bool,
     seed: int,
+    fingerprint: str,
     on_epoch_end: Callable[[dict[str, float]], None],
     verbose: int = 0,
 ) -> None:
     """Freeze the encoder, encode every document once and fit the linear head.
+
+    Vectors come from the process-wide :data:`EMBEDDING_CACHE` where it has
+    them (``fingerprint`` names the encoder, see :func:`encoder_fingerprint`).
 
     The head is scikit-learn's multinomial ``LogisticRegression`` on
     standardised pooled vectors, its inverse regularisation ``C`` chosen by
@@ -577,9 +668,10 @@ def fit_head(
 
     started = time.perf_counter()
     model.encoder.requires_grad_(False)
-    features = embed(
+    features = embed_cached(
         model,
         documents,
+        fingerprint=fingerprint,
         batch_size=batch_size,
         pad_id=pad_id,
         device=device,
