@@ -16,6 +16,7 @@ extensions = [
     "myst_nb",
 ]
 exclude_patterns = ["_build", "jupyter_execute"]
+templates_path = ["_templates"]
 autosummary_generate = True
 autodoc_default_options = {"members": True, "show-inheritance": False}
 

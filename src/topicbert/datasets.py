@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 BBC_ARCHIVE_URL = "http://mlg.ucd.ie/files/datasets/bbc-fulltext.zip"
+"""Where :func:`load_bbc` downloads the corpus from by default (the original archive)."""
 BBC_LABEL_COUNTS = {
     "business": 510,
     "entertainment": 386,
@@ -45,10 +46,13 @@ BBC_LABEL_COUNTS = {
     "sport": 511,
     "tech": 401,
 }
+"""Articles per topic in the published corpus; :func:`load_bbc` checks a download against them."""
 _BBC_FILE = re.compile(r"(?:^|/)(business|entertainment|politics|sport|tech)/(\d+)\.txt$")
 
 TEXT_COLUMNS = ("text", "content", "article", "body", "document", "sentence")
+"""Column names :func:`read_labeled_csv` recognises as holding the texts, by preference."""
 LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "target")
+"""Column names :func:`read_labeled_csv` recognises as holding the labels, by preference."""
 
 
 def _detect(columns: list[str], candidates: tuple[str, ...], what: str, path: Path) -> str:

@@ -51,7 +51,9 @@ __all__ = [
 ]
 
 BACKBONE_ENTRY_POINT_GROUP = "topicbert.backbones"
+"""The entry-point group in which packages declare backbone factories."""
 EXPLAINER_ENTRY_POINT_GROUP = "topicbert.explainers"
+"""The entry-point group in which packages declare explainer factories."""
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from topicbert import PretrainedBackbone
+from topicbert.plugins import get_backbone_factory
 
 LAYERS = 3
 
@@ -25,7 +25,10 @@ class MiniLML3:
     name = "minilm-l3"
 
     def __init__(self) -> None:
-        self._base = PretrainedBackbone("all-MiniLM-L6-v2")  # the offline weights' built-in name
+        factory = get_backbone_factory("all-MiniLM-L6-v2")  # topicbert's built-in default
+        if factory is None:  # pragma: no cover - the name is built in
+            raise LookupError("topicbert has no backbone named 'all-MiniLM-L6-v2'")
+        self._base = factory()
 
     def load_tokenizer(self) -> Any:
         return self._base.load_tokenizer()
