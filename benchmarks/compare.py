@@ -40,6 +40,8 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from topicbert import Callback
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
 SEED = 42
 SECTIONS = ("tfidf", "frozen", "finetune", "finetune-bf16", "pipeline", "tutorial", "voting")
@@ -160,15 +162,12 @@ def run_frozen(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict
     return {name: result}
 
 
-class EpochScores:
+class EpochScores(Callback):
     """A callback recording validation accuracy and seconds after every epoch."""
 
     def __init__(self, texts: list[str], labels: list[str]) -> None:
         self.texts, self.labels = texts, labels
         self.records: list[dict[str, float]] = []
-
-    def on_train_begin(self, estimator: Any) -> None:
-        pass
 
     def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
         import numpy as np
@@ -178,9 +177,6 @@ class EpochScores:
             {"epoch": record["epoch"], "seconds": record["seconds"], "val_accuracy": accuracy}
         )
         print(f"    epoch {int(record['epoch'])}: {self.records[-1]}", flush=True)
-
-    def on_train_end(self, estimator: Any) -> None:
-        pass
 
 
 def run_finetune(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:

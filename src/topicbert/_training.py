@@ -527,6 +527,7 @@ def train(
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     loss_fn = nn.CrossEntropyLoss(weight=class_weights, reduction="sum")
+    cpu_class_weights = None if class_weights is None else class_weights.cpu()
     labels_t = torch.as_tensor(train_labels, dtype=torch.long)
 
     history: list[dict[str, float]] = []
@@ -550,7 +551,7 @@ def train(
             # The loss of a batch is its (weighted) mean, whatever the micro-batches.
             targets_all = labels_t[batch]
             denominator = float(
-                len(batch) if class_weights is None else class_weights.cpu()[targets_all].sum()
+                len(batch) if cpu_class_weights is None else cpu_class_weights[targets_all].sum()
             )
             parts = micro_batches(train_ids, batch, token_budget(device))
             batch_loss = 0.0
@@ -667,7 +668,7 @@ def fit_head(
     from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
-    model.encoder.requires_grad_(False)
+    model.requires_grad_(False)
     features = embed_cached(
         model,
         documents,
@@ -711,7 +712,6 @@ def fit_head(
     with torch.no_grad():
         model.classifier.weight.copy_(torch.as_tensor(weight, dtype=model.classifier.weight.dtype))
         model.classifier.bias.copy_(torch.as_tensor(bias, dtype=model.classifier.bias.dtype))
-    model.requires_grad_(False)
     model.eval()
 
     def loss_and_accuracy(index: np.ndarray) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """A topicbert backbone plug-in: all-MiniLM-L6-v2 cut down to its first three layers.
 
-Half the layers make fitting and prediction about twice as fast, for a
-little accuracy. Installed, the package registers the name ``minilm-l3``:
+Half the transformer layers, so about half the encoder's computation per
+token. Installed, the package registers the name ``minilm-l3``:
 
 >>> from topicbert import BertTopicClassifier
 >>> BertTopicClassifier(backbone="minilm-l3")  # doctest: +SKIP
