@@ -12,15 +12,17 @@ this measures, each in a fresh process so that its peak memory is its own:
    for inference, and the reference tutorial's training configuration (pad
    to 512, batch 2, lr 1e-6, ReLU on the logits), timed over a fixed number
    of steps and extrapolated to its full three epochs;
-5. soft voting (scikit-learn's ``VotingClassifier``) of the chosen frozen
-   model and TF-IDF + calibrated LinearSVC, on the split and in the same
-   5-fold cross-validation, beside the BERT-only figures.
+5. soft voting (scikit-learn's ``VotingClassifier``) of ``BertTopicClassifier``
+   (fine-tuned, and frozen) with TF-IDF + calibrated LinearSVC, on the split
+   and in the same 5-fold cross-validation, beside each member alone.
 
 The frozen variant is chosen by 5-fold cross-validation on the training split
-(then validation accuracy); the test split is only reported. Prints a table
+(then validation accuracy), the voting combinations by out-of-fold scores on
+the training split (``benchmarks/select_ensemble.py``); the test split is only
+reported. Prints a table
 with ratios and writes everything as JSON.
 
-    python benchmarks/compare.py                        # everything (about 45 minutes here)
+    python benchmarks/compare.py                        # everything (about 75 minutes here)
     python benchmarks/compare.py --skip finetune        # leave out slow parts
     python benchmarks/compare.py --json build/benchmark.json
 """
@@ -53,6 +55,18 @@ FROZEN_VARIANTS: dict[str, dict[str, Any]] = {
     "frozen-256-head_tail-bf16": {"max_length": 256, "long_text": "head_tail", "precision": "bf16"},
     "frozen-256-chunks-bf16": {"max_length": 256, "long_text": "chunks", "precision": "bf16"},
 }
+# Soft-voting combinations with TF-IDF + calibrated LinearSVC: (BertTopicClassifier
+# parameters, [BERT weight, TF-IDF weight]). Chosen by benchmarks/select_ensemble.py
+# on out-of-fold probabilities of the training split: fine-tuned + TF-IDF with equal
+# weights was the most accurate (0.9832); frozen 512 tokens with TF-IDF weighted 0.7
+# the most accurate frozen pair (0.9825) at a sixth of the cost.
+VOTING: dict[str, tuple[dict[str, Any], list[float] | None]] = {
+    "voting-finetune+tfidf": ({}, None),
+    "voting-frozen-512+tfidf": (
+        {"freeze_backbone": True, "max_length": 512, "precision": "bf16"},
+        [0.3, 0.7],
+    ),
+}
 TUTORIAL_STEPS = 20
 EPOCH_SAMPLE = 160  # training texts of the like-for-like epoch timing
 
@@ -68,9 +82,12 @@ def load_split(data_path: Path) -> dict[str, tuple[list[str], list[str]]]:
 
 
 def scores(model: Any, texts: list[str], labels: list[str]) -> dict[str, float]:
+    return label_scores(labels, model.predict(texts))
+
+
+def label_scores(labels: list[str], predicted: Any) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    predicted = model.predict(texts)
     return {
         "accuracy": float(accuracy_score(labels, predicted)),
         "macro_f1": float(f1_score(labels, predicted, average="macro")),
@@ -338,17 +355,33 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     return results
 
 
-def run_voting(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+def run_voting(
+    split: dict[str, Any], name: str, params: dict[str, Any], weights: list[float] | None = None
+) -> dict[str, Any]:
     from sklearn.ensemble import VotingClassifier
 
     from topicbert import BertTopicClassifier
 
     def make() -> VotingClassifier:
-        bert = BertTopicClassifier(freeze_backbone=True, random_state=0, **params)
-        return VotingClassifier([("bert", bert), ("tfidf", tfidf_calibrated_svc())], voting="soft")
+        bert = BertTopicClassifier(random_state=0, **params)
+        return VotingClassifier(
+            [("bert", bert), ("tfidf", tfidf_calibrated_svc())], voting="soft", weights=weights
+        )
 
-    result = timed_fit(make(), split)
-    result["params"] = {"bert": params, "tfidf": "TF-IDF 1-2 grams + calibrated LinearSVC"}
+    model = make()
+    result = timed_fit(model, split)
+    result["params"] = {
+        "bert": params,
+        "tfidf": "TF-IDF 1-2 grams + calibrated LinearSVC",
+        "weights": weights,
+    }
+    # each member alone, from the same fit: the BERT-only figure beside the combination
+    test_texts, test_labels = split["test"]
+    decode = model.le_.inverse_transform
+    result["members"] = {
+        member: label_scores(test_labels, decode(estimator.predict(test_texts)))
+        for member, estimator in model.named_estimators_.items()
+    }
     cv = cross_validate(make, split)
     result["cv_accuracy"] = cv.pop("model")
     result["cv_accuracy_members"] = cv
@@ -536,8 +569,10 @@ def main() -> None:
     if "tutorial" in run:
         results.update(run_isolated("tutorial", args.data))
     if "voting" in run:
-        params = results[results["chosen"]["frozen"]]["params"]
-        results.update(run_isolated("voting", args.data, name="voting-frozen+tfidf", params=params))
+        for name, (params, weights) in VOTING.items():
+            results.update(
+                run_isolated("voting", args.data, name=name, params=params, weights=weights)
+            )
     results["ratios"] = ratios(results)
     results["total_seconds"] = time.perf_counter() - started
     results["machine"] = {"processor": platform.processor(), "python": sys.version.split()[0]}
@@ -546,6 +581,21 @@ def main() -> None:
     print()
     for key, value in results["ratios"].items():
         print(f"{key}: {value:.1f}x")
+    tfidf = results.get("tfidf-linearsvc")
+    for name in VOTING:
+        if name not in results or tfidf is None:
+            continue
+        voting = results[name]
+        print(
+            f"{name}: test accuracy {voting['test']['accuracy']:.4f} against TF-IDF + LinearSVC's"
+            f" {tfidf['test']['accuracy']:.4f}; 5-fold CV {voting['cv_accuracy']['mean']:.4f}"
+            f" against {tfidf['cv_accuracy']['mean']:.4f}"
+        )
+        for member, member_scores in voting["members"].items():
+            print(
+                f"    {member} alone: test accuracy {member_scores['accuracy']:.4f}, 5-fold CV"
+                f" {voting['cv_accuracy_members'][member]['mean']:.4f}"
+            )
     for name in ("finetune-default", "finetune-bf16"):
         for record in results.get(name, {}).get("epochs", []):
             print(

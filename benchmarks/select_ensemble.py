@@ -1,0 +1,135 @@
+"""Choose how to combine BertTopicClassifier with TF-IDF, on the training split only.
+
+Every candidate member is cross-validated on the training part of the
+de-duplicated BBC corpus (stratified 70/10/20, random_state=42; 5 seeded
+folds) and its out-of-fold probabilities are saved under ``build/oof/``, so a
+member costs its folds once. Then each member alone, soft votes of two or
+three members with weights on a grid, and stacking (a logistic regression on
+the members' out-of-fold log-probabilities, scored by a second 5-fold CV) are
+scored on those out-of-fold probabilities: accuracy first, log-loss to break
+ties. The validation and test parts are not read.
+
+    python benchmarks/select_ensemble.py                          # every member
+    python benchmarks/select_ensemble.py --members finetune       # compute one member
+    python benchmarks/select_ensemble.py --members none           # score saved members
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from compare import DATA, SEED, load_split, tfidf_calibrated_svc
+
+OOF_DIR = Path("build/oof")
+
+
+def tfidf_logreg() -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(C=30.0)
+    )
+
+
+def bert(**params: Any) -> Callable[[], Any]:
+    def make() -> Any:
+        from topicbert import BertTopicClassifier
+
+        return BertTopicClassifier(random_state=0, **params)
+
+    return make
+
+
+MEMBERS: dict[str, Callable[[], Any]] = {
+    "tfidf-svc": tfidf_calibrated_svc,
+    "tfidf-logreg": tfidf_logreg,
+    "frozen-chunks-256": bert(freeze_backbone=True, long_text="chunks"),
+    "frozen-512": bert(freeze_backbone=True, max_length=512),
+    "finetune": bert(),
+}
+
+
+def folds() -> Any:
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(5, shuffle=True, random_state=SEED)
+
+
+def out_of_fold(name: str, texts: list[str], labels: list[str]) -> np.ndarray:
+    """Out-of-fold probabilities of one member (columns in sorted label order)."""
+    from sklearn.model_selection import cross_val_predict
+
+    path = OOF_DIR / f"{name}.npy"
+    if path.exists():
+        return np.load(path)
+    started = time.perf_counter()
+    proba = cross_val_predict(
+        MEMBERS[name](), texts, labels, cv=folds(), method="predict_proba", verbose=1
+    )
+    OOF_DIR.mkdir(parents=True, exist_ok=True)
+    np.save(path, proba)
+    print(f"{name}: out-of-fold probabilities in {time.perf_counter() - started:.0f} s")
+    return proba
+
+
+def score(proba: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    from sklearn.metrics import log_loss
+
+    return float(np.mean(proba.argmax(1) == y)), float(log_loss(y, np.clip(proba, 1e-7, 1)))
+
+
+def stacked(probas: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Second-level out-of-fold probabilities of a logistic regression on log-probabilities."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    features = np.hstack([np.log(np.clip(p, 1e-7, 1)) for p in probas])
+    stacker = LogisticRegression(C=1.0)
+    return np.asarray(cross_val_predict(stacker, features, y, cv=folds(), method="predict_proba"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--members", nargs="*", default=list(MEMBERS))
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    texts, labels = load_split(args.data)["train"]
+    classes, y = np.unique(labels, return_inverse=True)
+    for name in args.members:
+        if name != "none":
+            out_of_fold(name, texts, labels)
+    saved = {n: np.load(OOF_DIR / f"{n}.npy") for n in MEMBERS if (OOF_DIR / f"{n}.npy").exists()}
+    rows: list[tuple[float, float, str]] = []
+    for name, proba in saved.items():
+        rows.append((*score(proba, y), name))
+    weights = np.linspace(0.1, 0.9, 9)
+    for a, b in itertools.combinations(saved, 2):
+        for w in weights:
+            rows.append((*score(w * saved[a] + (1 - w) * saved[b], y), f"vote {a}={w:.1f} {b}"))
+        rows.append((*score(stacked([saved[a], saved[b]], y), y), f"stack {a} {b}"))
+    for trio in itertools.combinations(saved, 3):
+        rows.append((*score(sum(saved[n] for n in trio) / 3, y), "vote equal " + " ".join(trio)))
+        rows.append((*score(stacked([saved[n] for n in trio], y), y), "stack " + " ".join(trio)))
+    rows.sort(key=lambda row: (-row[0], row[1]))
+    print(f"\n{len(texts)} training articles, 5-fold out-of-fold scores ({len(classes)} topics)")
+    print(f"{'accuracy':>8} {'log-loss':>8}  candidate")
+    for accuracy, loss, name in rows[:25]:
+        print(f"{accuracy:8.4f} {loss:8.4f}  {name}")
+    print("members alone:")
+    for accuracy, loss, name in rows:
+        if name in saved:
+            print(f"{accuracy:8.4f} {loss:8.4f}  {name}")
+
+
+if __name__ == "__main__":
+    main()
