@@ -6,8 +6,10 @@ folds) and its out-of-fold probabilities are saved under ``build/oof/``, so a
 member costs its folds once. Then each member alone, soft votes of two or
 three members with weights on a grid, and stacking (a logistic regression on
 the members' out-of-fold log-probabilities, scored by a second 5-fold CV) are
-scored on those out-of-fold probabilities: accuracy first, log-loss to break
-ties. The validation and test parts are not read.
+scored on those out-of-fold probabilities and listed by accuracy, then
+log-loss. The validation and test parts are not read. What the benchmark
+took from this table, and why, is recorded beside ``VOTING`` in
+``benchmarks/compare.py``.
 
     python benchmarks/select_ensemble.py                          # every member
     python benchmarks/select_ensemble.py --members finetune       # compute one member

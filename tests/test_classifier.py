@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.exceptions import NotFittedError
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -223,6 +226,30 @@ def test_pipeline_grid_search_and_cross_validation(tiny_bert: Path, corpus) -> N
     assert search.predict(texts[:4]).shape == (4,)
     scores = cross_val_score(tiny_classifier(tiny_bert, epochs=1), texts, labels, cv=2)
     assert scores.shape == (2,)
+
+
+def test_soft_voting_and_stacking_with_tfidf(tiny_bert: Path, corpus, held_out) -> None:
+    # the combinations the benchmark measures: scikit-learn's ensembles around an unchanged
+    # estimator, which they fit on label-encoded targets
+    texts, labels = corpus
+    held_texts, held_labels = held_out
+
+    def tfidf() -> object:
+        return make_pipeline(TfidfVectorizer(), LogisticRegression())
+
+    estimators = [("bert", tiny_classifier(tiny_bert)), ("tfidf", tfidf())]
+    voting = VotingClassifier(estimators, voting="soft", weights=[0.3, 0.7]).fit(texts, labels)
+    bert, words = (voting.named_estimators_[name] for name in ("bert", "tfidf"))
+    expected = 0.3 * bert.predict_proba(held_texts) + 0.7 * words.predict_proba(held_texts)
+    np.testing.assert_allclose(voting.predict_proba(held_texts), expected, rtol=1e-6)
+    assert voting.score(held_texts, held_labels) >= 0.9
+
+    frozen = tiny_classifier(tiny_bert, freeze_backbone=True)
+    stacking = StackingClassifier(
+        [("bert", frozen), ("tfidf", tfidf())], final_estimator=LogisticRegression(), cv=3
+    ).fit(texts, labels)
+    assert set(stacking.predict(held_texts)) <= set(labels)
+    assert stacking.score(held_texts, held_labels) >= 0.9
 
 
 def test_save_and_load_round_trip(fitted, held_out, tmp_path: Path) -> None:
