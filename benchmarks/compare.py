@@ -109,14 +109,20 @@ def timed_fit(model: Any, split: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def seeded_folds() -> Any:
+    """The 5 stratified, shuffled, seeded folds every cross-validation here uses."""
+    from sklearn.model_selection import StratifiedKFold
+
+    return StratifiedKFold(5, shuffle=True, random_state=SEED)
+
+
 def cross_validate(make_model: Callable[[], Any], split: dict[str, Any]) -> dict[str, Any]:
     """5-fold stratified CV on the whole de-duplicated corpus (seeded folds)."""
     import numpy as np
-    from sklearn.model_selection import StratifiedKFold
 
     texts, labels = split["all"]
     texts_a, labels_a = np.asarray(texts, dtype=object), np.asarray(labels, dtype=object)
-    folds = StratifiedKFold(5, shuffle=True, random_state=SEED).split(texts_a, labels_a)
+    folds = seeded_folds().split(texts_a, labels_a)
     accuracies: dict[str, list[float]] = {}
     for train_index, test_index in folds:
         model = make_model().fit(texts_a[train_index].tolist(), labels_a[train_index].tolist())

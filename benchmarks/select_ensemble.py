@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from compare import DATA, SEED, load_split, tfidf_calibrated_svc
+from compare import DATA, load_split, seeded_folds, tfidf_calibrated_svc
 
 OOF_DIR = Path("build/oof")
 
@@ -60,12 +60,6 @@ MEMBERS: dict[str, Callable[[], Any]] = {
 }
 
 
-def folds() -> Any:
-    from sklearn.model_selection import StratifiedKFold
-
-    return StratifiedKFold(5, shuffle=True, random_state=SEED)
-
-
 def out_of_fold(name: str, texts: list[str], labels: list[str]) -> np.ndarray:
     """Out-of-fold probabilities of one member (columns in sorted label order)."""
     from sklearn.model_selection import cross_val_predict
@@ -75,7 +69,7 @@ def out_of_fold(name: str, texts: list[str], labels: list[str]) -> np.ndarray:
         return np.load(path)
     started = time.perf_counter()
     proba = cross_val_predict(
-        MEMBERS[name](), texts, labels, cv=folds(), method="predict_proba", verbose=1
+        MEMBERS[name](), texts, labels, cv=seeded_folds(), method="predict_proba", verbose=1
     )
     OOF_DIR.mkdir(parents=True, exist_ok=True)
     np.save(path, proba)
@@ -96,7 +90,8 @@ def stacked(probas: list[np.ndarray], y: np.ndarray) -> np.ndarray:
 
     features = np.hstack([np.log(np.clip(p, 1e-7, 1)) for p in probas])
     stacker = LogisticRegression(C=1.0)
-    return np.asarray(cross_val_predict(stacker, features, y, cv=folds(), method="predict_proba"))
+    proba = cross_val_predict(stacker, features, y, cv=seeded_folds(), method="predict_proba")
+    return np.asarray(proba)
 
 
 def main() -> None:
@@ -107,10 +102,11 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     texts, labels = load_split(args.data)["train"]
     classes, y = np.unique(labels, return_inverse=True)
-    for name in args.members:
-        if name != "none":
-            out_of_fold(name, texts, labels)
-    saved = {n: np.load(OOF_DIR / f"{n}.npy") for n in MEMBERS if (OOF_DIR / f"{n}.npy").exists()}
+    saved = {
+        name: out_of_fold(name, texts, labels)
+        for name in MEMBERS
+        if name in args.members or (OOF_DIR / f"{name}.npy").exists()
+    }
     rows: list[tuple[float, float, str]] = []
     for name, proba in saved.items():
         rows.append((*score(proba, y), name))
