@@ -57,6 +57,7 @@ MEMBERS: dict[str, Callable[[], Any]] = {
     "frozen-chunks-256": bert(freeze_backbone=True, long_text="chunks"),
     "frozen-512": bert(freeze_backbone=True, max_length=512),
     "finetune": bert(),
+    "finetune-attention-dropout-0.1": bert(attention_dropout=None),  # the backbone's own rate
 }
 
 

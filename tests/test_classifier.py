@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.ensemble import StackingClassifier, VotingClassifier
 from sklearn.exceptions import NotFittedError
@@ -376,3 +378,56 @@ def test_bf16_and_fp32_predictions_agree(fitted, corpus) -> None:
         fitted.set_params(precision="fp32")
     assert np.abs(bf16 - fp32).max() < 0.05
     assert (bf16.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.95
+
+
+def attention_dropout_rates(model: torch.nn.Module) -> list[float]:
+    return [m.dropout.p for m in model.modules() if type(m).__name__ == "BertSelfAttention"]
+
+
+def test_fine_tuning_turns_attention_dropout_off_by_default(
+    tiny_bert: Path, corpus, tmp_path: Path
+) -> None:
+    clf = tiny_classifier(tiny_bert, epochs=1).fit(*corpus)
+    assert attention_dropout_rates(clf.model_) == [0.0, 0.0]
+    # hidden-state dropout is the backbone's own
+    assert {m.p for m in clf.model_.encoder.modules() if isinstance(m, torch.nn.Dropout)} == {
+        0.0,
+        0.1,
+    }
+    clf.save(tmp_path / "model")
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["attention_probs_dropout_prob"] == 0.0
+    kept = tiny_classifier(tiny_bert, epochs=1, attention_dropout=None).fit(*corpus)
+    assert attention_dropout_rates(kept.model_) == [0.1, 0.1]
+    set_to = tiny_classifier(tiny_bert, epochs=1, attention_dropout=0.25).fit(*corpus)
+    assert attention_dropout_rates(set_to.model_) == [0.25, 0.25]
+
+
+def test_attention_dropout_is_found_in_other_encoders() -> None:
+    from transformers import AlbertConfig, AlbertModel, DistilBertConfig, DistilBertModel
+
+    from topicbert._training import set_attention_dropout
+
+    distilbert = DistilBertModel(
+        DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=32)
+    )
+    assert set_attention_dropout(distilbert, 0.0) == 2
+    assert distilbert.config.attention_dropout == 0.0
+    rates = [m.dropout.p for m in distilbert.modules() if type(m).__name__.endswith("Attention")]
+    assert rates == [0.0, 0.0]
+    assert distilbert.config.dropout == 0.1  # hidden-state dropout untouched
+    albert = AlbertModel(
+        AlbertConfig(
+            vocab_size=50,
+            embedding_size=8,
+            hidden_size=16,
+            num_attention_heads=2,
+            intermediate_size=32,
+            attention_probs_dropout_prob=0.1,
+            hidden_dropout_prob=0.2,
+        )
+    )
+    assert set_attention_dropout(albert, 0.0) == 1  # ALBERT shares one layer
+    attention = next(m for m in albert.modules() if type(m).__name__ == "AlbertAttention")
+    assert attention.attention_dropout.p == 0.0
+    assert attention.output_dropout.p == 0.2  # hidden-state dropout untouched

@@ -150,6 +150,16 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         up linearly from 0; it then decays linearly to 0.
     dropout : float, default=0.1
         Dropout on the pooled vector before the linear layer.
+    attention_dropout : float or None, default=0.0
+        Dropout on the attention probabilities inside the encoder while
+        fine-tuning; ``None`` keeps the backbone's own rate (0.1 for BERT
+        and MiniLM). With none, PyTorch's fused attention kernels run, which
+        made a training epoch 1.6 times faster at 256 tokens and 2.3 times
+        faster at 512 on a CPU with unchanged cross-validated accuracy (see
+        the benchmarks). Applied to the attention modules of the
+        ``transformers`` encoders (BERT, RoBERTa, DistilBERT, ALBERT,
+        ELECTRA, DeBERTa-v2, MPNet, ModernBERT and those built like them);
+        other encoders are left as they are.
     max_grad_norm : float or None, default=1.0
         Gradients are clipped to this norm; ``None`` disables clipping.
     accumulation_steps : int, default=1
@@ -223,6 +233,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.01,
         warmup_ratio: float = 0.1,
         dropout: float = 0.1,
+        attention_dropout: float | None = 0.0,
         max_grad_norm: float | None = 1.0,
         accumulation_steps: int = 1,
         early_stopping: bool = False,
@@ -248,6 +259,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.max_grad_norm = max_grad_norm
         self.accumulation_steps = accumulation_steps
         self.early_stopping = early_stopping
@@ -276,6 +288,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         _check_number("weight_decay", self.weight_decay, float, 0, None)
         _check_number("warmup_ratio", self.warmup_ratio, float, 0, 1)
         _check_number("dropout", self.dropout, float, 0, 1, closed="left")
+        _check_number(
+            "attention_dropout", self.attention_dropout, float, 0, 1, closed="left", allow_none=True
+        )
         _check_number(
             "max_grad_norm", self.max_grad_norm, float, 0, None, closed="right", allow_none=True
         )
@@ -376,6 +391,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             resolve_precision,
             seeded,
         )
+        from topicbert._training import set_attention_dropout
 
         rank, world_size, device = distributed_context(resolve_device(self.device))
         amp_dtype = resolve_precision(self.precision, device)
@@ -390,6 +406,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         with seeded(seed, device):
             encoder = backbone.load_encoder()
             self._check_max_length(encoder, tokenizer, backbone.name)
+            if self.attention_dropout is not None:
+                set_attention_dropout(encoder, self.attention_dropout)
             model = self._build_model(encoder, len(classes))
             # Every check has passed: only now is a previous fit's model dropped.
             self._release_model()

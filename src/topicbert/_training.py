@@ -95,6 +95,43 @@ def hidden_size(encoder: nn.Module) -> int:
     return size
 
 
+ATTENTION_DROPOUT_CONFIG_KEYS = ("attention_probs_dropout_prob", "attention_dropout")
+
+
+def set_attention_dropout(encoder: nn.Module, rate: float) -> int:
+    """Set the dropout on attention probabilities in ``encoder``; return the modules changed.
+
+    Recognises the attention modules of the ``transformers`` encoders (class
+    names ending in ``Attention``) that hold that dropout as ``dropout`` or
+    ``attention_dropout``, an ``nn.Dropout`` or a float: BERT, RoBERTa,
+    XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2, MPNet, ModernBERT
+    and others built like them. Hidden-state dropout is left alone. The
+    encoder's config is updated too, so that a saved model records the rate.
+    With no attention dropout, PyTorch's fused attention kernels can run
+    while training; on a CPU, attention with dropout falls back to a far
+    slower path.
+    """
+    changed = 0
+    for module in encoder.modules():
+        if not type(module).__name__.endswith("Attention"):
+            continue
+        for name in ("dropout", "attention_dropout"):
+            current = getattr(module, name, None)
+            if isinstance(current, nn.Dropout):
+                current.p = rate
+            elif isinstance(current, float) and not isinstance(current, bool):
+                setattr(module, name, rate)
+            else:
+                continue
+            changed += 1
+            break
+    config = getattr(encoder, "config", None)
+    for key in ATTENTION_DROPOUT_CONFIG_KEYS:
+        if isinstance(getattr(config, key, None), float):
+            setattr(config, key, rate)
+    return changed
+
+
 def position_limit(encoder: nn.Module, tokenizer: Any) -> int | None:
     """Return the longest input in tokens that the backbone accepts, if known."""
     limits = []
