@@ -56,6 +56,7 @@ def test_label_not_in_labels_names_it_and_its_position(tiny_bert: Path) -> None:
         ({"dropout": 1.0}, ValueError, "'dropout'"),
         ({"attention_dropout": -0.1}, ValueError, "'attention_dropout'"),
         ({"attention_dropout": "none"}, TypeError, "'attention_dropout'"),
+        ({"verbose": -1}, ValueError, "'verbose'"),
         ({"validation_fraction": 1.0}, ValueError, "'validation_fraction'"),
         ({"pooling": "max"}, ValueError, "'pooling' parameter .* one of 'mean', 'cls'"),
         ({"class_weight": "auto"}, ValueError, "'class_weight'"),

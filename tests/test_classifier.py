@@ -172,6 +172,7 @@ def test_callbacks_are_called_in_order(tiny_bert: Path, corpus) -> None:
         {"pooling": "pooler"},
         {"max_grad_norm": None},
         {"precision": "bf16"},
+        {"verbose": False},
     ],
 )
 def test_training_options_fit(tiny_bert: Path, corpus, option) -> None:

@@ -185,8 +185,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the head's initialisation, dropout, shuffling and the validation
         split. The same seed on the same machine gives the same model.
-    verbose : int, default=0
-        Show progress bars and a line per epoch when positive.
+    verbose : int or bool, default=0
+        Show progress bars and a line per epoch when positive (or True).
     callbacks : list of Callback, default=None
         Objects whose hooks are called during training
         (see :class:`topicbert.plugins.Callback`).
@@ -243,7 +243,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         device: str = "auto",
         precision: str = "auto",
         random_state: int | np.random.RandomState | None = None,
-        verbose: int = 0,
+        verbose: int | bool = 0,
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
         self.backbone = backbone
@@ -299,7 +299,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             "validation_fraction", self.validation_fraction, float, 0, 1, closed="neither"
         )
         _check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
-        _check_number("verbose", self.verbose, int, 0, None)
+        if not isinstance(self.verbose, bool):  # verbose=True/False reads naturally
+            _check_number("verbose", self.verbose, int, 0, None)
         _check_number("max_chunks", self.max_chunks, int, 1, None)
         _check_option("pooling", self.pooling, _POOLINGS)
         _check_option("long_text", self.long_text, ("truncate", "head_tail", "chunks"))
