@@ -100,7 +100,7 @@ def tiny_vocabulary(texts: list[str]) -> dict[str, int]:
 
     Built by hand rather than trained: the ``tokenizers`` trainer breaks ties
     between equally frequent merges differently from one process to the next,
-    which would give every test session a different tiny model.
+    which would give every test run a different tiny model.
     """
     from tokenizers.pre_tokenizers import BertPreTokenizer
 
