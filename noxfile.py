@@ -42,6 +42,6 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The BBC comparison benchmark (about 70 minutes on a 2-core CPU); not run by default."""
+    """The BBC comparison benchmark (about 100 minutes on a 2-core CPU); not run by default."""
     install(session, "test")
     session.run("python", "benchmarks/compare.py", *session.posargs)

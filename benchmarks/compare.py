@@ -23,7 +23,7 @@ the training split (``benchmarks/select_ensemble.py``); the test split is only
 reported. Prints a table
 with ratios and writes everything as JSON.
 
-    python benchmarks/compare.py                        # everything (about 80 minutes here)
+    python benchmarks/compare.py                        # everything (about 100 minutes here)
     python benchmarks/compare.py --skip finetune        # leave out slow parts
     python benchmarks/compare.py --json build/benchmark.json
 """
