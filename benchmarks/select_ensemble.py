@@ -46,7 +46,7 @@ def bert(**params: Any) -> Callable[[], Any]:
     def make() -> Any:
         from topicbert import BertTopicClassifier
 
-        return BertTopicClassifier(random_state=0, **params)
+        return BertTopicClassifier(**{"random_state": 0, **params})
 
     return make
 
@@ -58,6 +58,8 @@ MEMBERS: dict[str, Callable[[], Any]] = {
     "frozen-512": bert(freeze_backbone=True, max_length=512),
     "finetune": bert(),
     "finetune-attention-dropout-0.1": bert(attention_dropout=None),  # the backbone's own rate
+    "finetune-128": bert(max_length=128),
+    "finetune-seed-1": bert(random_state=1),  # the defaults, another seed
 }
 
 
