@@ -374,6 +374,49 @@ def test_auto_precision_follows_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None
     assert _devices.resolve_precision("bf16", cpu) is torch.bfloat16
 
 
+def sdpa_backends() -> dict[str, bool]:
+    cuda = torch.backends.cuda
+    return {
+        "cudnn": cuda.cudnn_sdp_enabled(),
+        "flash": cuda.flash_sdp_enabled(),
+        "efficient": cuda.mem_efficient_sdp_enabled(),
+        "math": cuda.math_sdp_enabled(),
+    }
+
+
+def test_attention_stays_off_cudnn_kernels_on_cuda_only() -> None:
+    from topicbert._devices import attention_kernels
+
+    before = sdpa_backends()
+    assert before["cudnn"]
+    with attention_kernels(torch.device("cuda")):
+        assert sdpa_backends() == {**before, "cudnn": False}
+    assert sdpa_backends() == before
+    with attention_kernels(torch.device("cpu")):
+        assert sdpa_backends() == before
+
+
+def test_training_and_prediction_run_inside_the_attention_choice(
+    tiny_bert: Path, corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import contextlib
+
+    from topicbert import _training
+
+    devices: list[str] = []
+
+    def recording(device: torch.device) -> contextlib.AbstractContextManager[object]:
+        devices.append(device.type)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(_training, "attention_kernels", recording)
+    model = tiny_classifier(tiny_bert, epochs=1).fit(*corpus)
+    fitted_batches = len(devices)
+    model.predict(corpus[0][:10])
+    assert fitted_batches > 0 and len(devices) > fitted_batches
+    assert set(devices) == {"cpu"}
+
+
 def test_bf16_and_fp32_predictions_agree(fitted, corpus) -> None:
     texts = corpus[0][:40]
     fp32 = fitted.predict_proba(texts)

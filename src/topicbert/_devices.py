@@ -105,6 +105,28 @@ def autocast(
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def attention_kernels(device: torch.device) -> contextlib.AbstractContextManager[object]:
+    """Return a context that keeps attention off cuDNN's fused kernels on CUDA devices.
+
+    PyTorch prefers cuDNN's scaled-dot-product attention for bf16 and fp16 on
+    recent GPUs, and cuDNN builds an execution plan for every new input shape.
+    With dynamic padding nearly every batch has a new shape: on an H200,
+    fine-tuning all-MiniLM-L6-v2 on BBC in bf16 took 10.1 s with cuDNN's
+    kernels and 7.7 s without, and ``predict_proba`` ran at 854 against 3,562
+    texts/s. Flash, memory-efficient and plain attention stay available. The
+    setting is process-wide while the context is open. Elsewhere a no-op.
+    """
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+    except ImportError:  # pragma: no cover - torch before 2.3, which has no cuDNN attention
+        return contextlib.nullcontext()
+    return sdpa_kernel(
+        [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+    )
+
+
 @contextlib.contextmanager
 def seeded(seed: int, device: torch.device) -> Iterator[None]:
     """Seed torch's generators for the duration of the block, then restore them.

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from topicbert._devices import autocast
+from topicbert._devices import attention_kernels, autocast
 
 POOLINGS = ("mean", "cls")
 
@@ -455,7 +455,7 @@ def _infer(
             ]
             for batch in tqdm(batches, desc=description, disable=not verbose, leave=False):
                 input_ids, attention_mask, doc_index = collate(documents, batch, pad_id, device)
-                with autocast(device, amp_dtype):
+                with autocast(device, amp_dtype), attention_kernels(device):
                     forward = model.pool if pooled else model
                     output = forward(input_ids, attention_mask, doc_index)
                 chunks.append(output.float().cpu().numpy())
@@ -598,7 +598,7 @@ def train(
                 # gradients are averaged across processes once per batch, on its last part
                 syncing = world_size == 1 or part_number == len(parts)
                 with contextlib.nullcontext() if syncing else ddp_model.no_sync():  # type: ignore[operator]
-                    with autocast(device, amp_dtype):
+                    with autocast(device, amp_dtype), attention_kernels(device):
                         logits = ddp_model(input_ids, attention_mask, doc_index)
                     loss = loss_fn(logits.float(), targets) / denominator
                     scaler.scale(loss / settings.accumulation_steps).backward()
