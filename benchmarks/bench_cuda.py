@@ -50,7 +50,6 @@ from topicbert._backbones import resolve_backbone
 RELOAD_ON_CPU = """
 import pickle, sys, numpy as np, torch
 from topicbert import BertTopicClassifier
-from topicbert._backbones import resolve_backbone
 assert not torch.cuda.is_available()
 directory, pickled, texts_file, out = sys.argv[1:]
 texts = open(texts_file).read().split("\\0")
@@ -98,10 +97,13 @@ def throughput(predict: Any, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def pipeline_throughput(device: str, backbone: str, texts: list[str], dtype: torch.dtype) -> float:
+def pipeline_throughput(
+    device: str, backbone: str, split: dict[str, Any], dtype: torch.dtype
+) -> float:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=5)
+    num_labels = len(set(split["train"][1]))
+    model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=num_labels)
     classify = pipeline(
         "text-classification",
         model=model.to(dtype),
@@ -110,7 +112,7 @@ def pipeline_throughput(device: str, backbone: str, texts: list[str], dtype: tor
     )
     return throughput(
         lambda batch: classify(batch, truncation=True, max_length=256, batch_size=32, top_k=None),
-        texts,
+        split["all"][0],
     )
 
 
@@ -187,25 +189,21 @@ def main() -> None:
     print(f"BBC on {args.device} ({gpu}), torch {torch.__version__}", flush=True)
     warm_up = BertTopicClassifier(backbone=args.backbone, device=args.device, epochs=1)
     warm_up.fit(split["train"][0][:64], split["train"][1][:64]).predict(split["val"][0][:64])
-    bf16 = None
+    models = {}
     for precision in ("auto", "fp16", "fp32"):
         if precision == "fp16" and args.device != "cuda":
             continue
-        model, result = fit_on(args.device, split, args.backbone, precision=precision)
         name = f"finetune-{'bf16' if precision == 'auto' else precision}"
-        results[name] = result
-        print(name, result, flush=True)
-        if bf16 is None:
-            bf16 = model
+        models[name], results[name] = fit_on(args.device, split, args.backbone, precision=precision)
+        print(name, results[name], flush=True)
     frozen = {"freeze_backbone": True, "long_text": "chunks"}
     _, results["frozen-chunks"] = fit_on(args.device, split, args.backbone, **frozen)
     print("frozen-chunks", results["frozen-chunks"], flush=True)
-    assert bf16 is not None
-    results["reload-on-cpu"] = reload_on_cpu(bf16, split["test"][0])
+    results["reload-on-cpu"] = reload_on_cpu(models["finetune-bf16"], split["test"][0])
     print("reload-on-cpu", results["reload-on-cpu"], flush=True)
     directory = str(resolve_backbone(args.backbone).name_or_path)  # type: ignore[attr-defined]
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        docs = pipeline_throughput(args.device, directory, split["all"][0], dtype)
+        docs = pipeline_throughput(args.device, directory, split, dtype)
         results[f"transformers-pipeline-{name}"] = {"docs_per_second": docs}
         print(f"transformers-pipeline-{name}: {docs:.0f} texts/s", flush=True)
     ours = results["finetune-bf16"]["docs_per_second"]
