@@ -6,7 +6,7 @@
 
 PYTHON ?= python3
 VENV ?= .venv
-DATA ?= ../shared/data/bbc-news.csv
+DATA ?= data/bbc-news.csv.gz
 OUT ?= models/bbc
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin

@@ -31,7 +31,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 from topicbert import TextCleaner
 from topicbert.datasets import read_labeled_csv
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 
 
 def tutorial_clean(texts: list[str]) -> list[str]:

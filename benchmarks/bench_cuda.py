@@ -42,8 +42,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from compare import DATA, label_scores, load_split
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import write
+from benchmarks.compare import DATA, label_scores, load_split
 from topicbert import BertTopicClassifier
 from topicbert._backbones import resolve_backbone
 
@@ -86,10 +89,10 @@ def fit_on(
 
 
 def throughput(predict: Any, texts: list[str]) -> float:
-    from topicbert._training import EMBEDDING_CACHE
+    import topicbert
 
     predict(texts[:64])  # warm-up: kernels, caches
-    EMBEDDING_CACHE.clear()  # a frozen model would otherwise reuse its training vectors
+    topicbert.embedding_cache.clear()  # a frozen model would otherwise reuse its training vectors
     synchronize()
     started = time.perf_counter()
     predict(texts)
@@ -217,6 +220,7 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))
     print(f"Written to {args.json}")
+    write("bench-cuda", results)
 
 
 if __name__ == "__main__":

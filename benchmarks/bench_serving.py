@@ -1,8 +1,9 @@
 """Load test: 1,000 /api/predict requests from 8 concurrent clients on loopback.
 
-Starts ``topicbert serve`` (waitress) on a free loopback port, sends one BBC
-article per request, and prints requests/s, p50 and p99 latency and the
-number of errors.
+Starts ``topicbert serve`` (waitress) on a free loopback port, sends a few
+untimed warm-up requests from every client, then one BBC article per request,
+and prints requests/s, p50 and p99 latency and the number of errors (raw
+figures in ``benchmarks/results/serving-DATE.json``).
 
     python benchmarks/bench_serving.py [MODEL_DIR] [--requests 1000] [--clients 8]
 
@@ -28,10 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import write
 from topicbert import BertTopicClassifier
 from topicbert.datasets import read_labeled_csv
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 
 
 def post(url: str, payload: dict) -> tuple[int, float]:
@@ -94,11 +98,13 @@ def main() -> None:
                     time.sleep(0.2)
             texts = data["text"].tolist()
             payloads = [{"texts": [texts[i % len(texts)]]} for i in range(args.requests)]
+            warm_up = [{"texts": [f"warm-up request {i}"]} for i in range(4 * args.clients)]
             url = f"{base}/api/predict"
-            started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                list(pool.map(lambda p: post(url, p), warm_up))  # threads, kernels, allocator
+                started = time.perf_counter()
                 results = list(pool.map(lambda p: post(url, p), payloads))
-            elapsed = time.perf_counter() - started
+                elapsed = time.perf_counter() - started
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -111,6 +117,17 @@ def main() -> None:
     p50, p99 = np.percentile(latencies, [50, 99])
     print(f"latency p50: {p50:.0f} ms, p99: {p99:.0f} ms")
     print(f"errors: {errors}")
+    write(
+        "serving",
+        {
+            "model": str(model),
+            "requests": args.requests,
+            "clients": args.clients,
+            "requests_per_s": args.requests / elapsed,
+            "latency_ms": {"p50": float(p50), "p99": float(p99)},
+            "errors": errors,
+        },
+    )
     if errors:
         sys.exit(1)
 

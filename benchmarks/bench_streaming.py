@@ -1,7 +1,8 @@
 """Memory of batch prediction over a large stream: flat from 10k to 100k texts.
 
-For each size, a fresh process streams that many texts (the BBC articles
-repeated) through ``BertTopicClassifier.iter_predict_proba`` and reports its
+For each size, a fresh process streams that many distinct texts (the BBC
+articles, each copy numbered so that no text repeats and no cache can help)
+through ``BertTopicClassifier.iter_predict_proba`` and reports its
 peak resident memory and throughput; a flat peak shows that memory does not
 grow with the corpus. For contrast, the first size is also run with plain
 ``predict_proba`` on a list holding every text.
@@ -19,7 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import write
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 
 
 def child(model_dir: str, size: int, max_length: int, mode: str) -> None:
@@ -31,7 +36,9 @@ def child(model_dir: str, size: int, max_length: int, mode: str) -> None:
     clf = BertTopicClassifier.load(model_dir, device="cpu")
     clf.set_params(max_length=max_length, batch_size=32)
     articles = read_labeled_csv(DATA)["text"].tolist()
-    stream = itertools.islice(itertools.cycle(articles), size)
+    copies = itertools.islice(itertools.cycle(articles), size)
+    stream = (f"{i}. {article}" for i, article in enumerate(copies))
+    clf.predict_proba([f"warm-up {i}" for i in range(64)])
     started = time.perf_counter()
     counted = 0
     if mode == "stream":
@@ -52,6 +59,7 @@ def main() -> None:
     args = parser.parse_args()
 
     runs = [("stream", size) for size in args.sizes] + [("list", args.sizes[0])]
+    rows = []
     print(f"{'mode':<8}{'texts':>9}{'seconds':>10}{'texts/s':>10}{'peak MiB':>10}")
     for mode, size in runs:
         result = subprocess.run(
@@ -69,10 +77,13 @@ def main() -> None:
             check=True,
         )
         row = json.loads(result.stdout.strip().splitlines()[-1])
+        rows.append({"mode": mode, **row})
         print(
             f"{mode:<8}{row['texts']:>9}{row['seconds']:>10.1f}"
             f"{row['texts'] / row['seconds']:>10.0f}{row['peak_mib']:>10.0f}"
         )
+
+    write("streaming", {"model": args.model, "max_length": args.max_length, "runs": rows})
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from sklearn.svm import LinearSVC
 from topicbert import BertTopicClassifier, TextCleaner
 from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 SETTINGS = {
     "none": None,
     "tutorial": TextCleaner(

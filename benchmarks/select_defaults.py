@@ -22,7 +22,7 @@ import numpy as np
 from topicbert import BertTopicClassifier, Callback
 from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 CANDIDATES: dict[str, dict[str, Any]] = {
     "mean-256": {"pooling": "mean", "max_length": 256},
     "cls-256": {"pooling": "cls", "max_length": 256},

@@ -21,7 +21,7 @@ autosummary_generate = True
 autodoc_default_options = {"members": True, "show-inheritance": False}
 
 # Tutorials are notebooks in MyST markdown, executed at every build: an error
-# in one fails the build. They read the corpus from ../shared/data.
+# in one fails the build. They read the corpus from the repository's data/ folder.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 600

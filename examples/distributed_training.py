@@ -24,7 +24,7 @@ from pathlib import Path
 from topicbert import BertTopicClassifier
 from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc-news.csv"
+DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 
 
 def main() -> None:

@@ -74,8 +74,8 @@ FILLER = [
     "from",
     "at",
 ]
-DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
-BBC_CSV = DATA_DIR / "bbc-news.csv"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"  # the repository's copies
+BBC_CSV = DATA_DIR / "bbc-news.csv.gz"
 
 
 def make_corpus(n_per_class: int, seed: int) -> tuple[list[str], list[str]]:

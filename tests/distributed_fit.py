@@ -4,11 +4,16 @@ Each rank fits the same tiny model on the same data with DDP on the CPU (gloo),
 then writes its weights and held-out probabilities for the test to compare.
 
     python -m torch.distributed.run --nproc_per_node=2 tests/distributed_fit.py TINY_BERT OUT
+
+With a third argument ``skewed``, early stopping is on and the second rank sees
+a validation loss that grows every epoch, as if its figures had drifted: the
+ranks must still stop at the same epoch (the first rank's decision).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,19 +35,37 @@ class MarkRank(Callback):
         (self.directory / f"callback-rank{dist.get_rank()}").touch()
 
 
+def skew_validation_loss() -> None:
+    import topicbert._training as training
+
+    original = training._log_loss_and_accuracy
+    calls = []
+
+    def skewed(*args, **kwargs):
+        loss, accuracy = original(*args, **kwargs)
+        calls.append(1)
+        return loss + 10.0 * len(calls), accuracy
+
+    training._log_loss_and_accuracy = skewed
+
+
 def main() -> None:
     tiny_bert, out = Path(sys.argv[1]), Path(sys.argv[2])
+    skewed = sys.argv[3:] == ["skewed"]
     texts, labels = make_corpus(40, seed=1)
     held_out, _ = make_corpus(15, seed=2)
+    if skewed and int(os.environ["RANK"]) == 1:
+        skew_validation_loss()
+    settings = {"epochs": 6, "early_stopping": True, "n_iter_no_change": 1} if skewed else {}
     clf = BertTopicClassifier(
         backbone=str(tiny_bert),
         max_length=64,
         batch_size=8,
-        epochs=4,
         learning_rate=3e-3,
         device="cpu",
         random_state=0,
         callbacks=[MarkRank(out)],
+        **{"epochs": 4, **settings},
     )
     clf.fit(texts, labels)
     rank = dist.get_rank()

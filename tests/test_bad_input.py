@@ -50,7 +50,11 @@ def test_label_not_in_labels_names_it_and_its_position(tiny_bert: Path) -> None:
         ({"max_length": 12.5}, ValueError, "must be an int"),
         ({"long_text": "middle"}, ValueError, "'long_text' parameter .* 'head_tail'"),
         ({"max_chunks": 0}, ValueError, r"'max_chunks' parameter .* range \[1, inf\]"),
-        ({"freeze_backbone": "yes"}, ValueError, "'freeze_backbone' parameter"),
+        ({"freeze_backbone": "yes"}, TypeError, "'freeze_backbone' parameter .* True or False"),
+        ({"freeze_backbone": 1}, TypeError, "'freeze_backbone' parameter .* True or False"),
+        ({"early_stopping": 0}, TypeError, "'early_stopping' parameter .* True or False"),
+        ({"class_weight": 0}, ValueError, "'class_weight' parameter"),
+        ({"pooling": b"mean"}, ValueError, "'pooling' parameter"),
         ({"batch_size": "16"}, TypeError, "'batch_size'"),
         ({"learning_rate": 0}, ValueError, "'learning_rate'"),
         ({"dropout": 1.0}, ValueError, "'dropout'"),
@@ -89,9 +93,9 @@ def test_bad_prediction_input(fitted) -> None:
 def test_failed_refit_keeps_the_fitted_model(tiny_bert: Path, corpus, held_out) -> None:
     clf = tiny_classifier(tiny_bert, epochs=1).fit(*corpus)
     before = clf.predict_proba(held_out[0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"missing value \(None\) at position 1"):
         clf.fit(["text", None], ["a", "b"])
     clf.set_params(max_length=10_000)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_length=10000 is larger than backbone"):
         clf.fit(*corpus)
     np.testing.assert_array_equal(clf.predict_proba(held_out[0]), before)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import re
+import string
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.utils import estimator_checks
@@ -27,6 +30,9 @@ ALL_STEPS = {
     "stopwords": "sklearn",
     "stemmer": "porter",
 }
+
+
+STRIPPED = string.punctuation + "\u2018\u2019\u201c\u201d"
 
 
 def clean(text: str, **params: object) -> str:
@@ -86,6 +92,8 @@ def test_punctuation_ascii_and_unicode() -> None:
 
 
 def test_stopwords_sklearn_custom_and_none() -> None:
+    assert clean("The cat and the dog", stopwords=np.array(["cat", "dog"])) == "The and the"
+    assert clean("The cat and the dog", stopwords=pd.Series(["the"])) == "cat and dog"
     assert clean("The cat and THE dog", stopwords="sklearn") == "cat dog"
     assert clean("The cat and the dog", stopwords=["cat", "DOG"]) == "The and the"
     assert clean("The cat", stopwords=None) == "The cat"
@@ -117,7 +125,11 @@ def test_missing_values_error_or_fill_never_nan_string() -> None:
     [
         ({"stopwords": "spacy"}, ValueError, "'stopwords'"),
         ({"stopwords": 3}, TypeError, "'stopwords'"),
-        ({"stopwords": ["ok", 3]}, TypeError, "stopword must be a str"),
+        ({"stopwords": ["ok", 3]}, TypeError, r"stopword must be a str.*int \(3\)"),
+        ({"stopwords": np.array([["a", "b"]])}, ValueError, "flat collection"),
+        ({"stopwords": np.array([1, 2])}, TypeError, "stopword must be a str"),
+        ({"remove_punctuation": 1}, ValueError, "'remove_punctuation'"),
+        ({"strip_html": 0}, TypeError, "'strip_html'"),
         ({"stemmer": "lancaster"}, ValueError, "'stemmer'"),
         ({"stemmer": "snowball", "language": "klingon"}, ValueError, "Snowball"),
         ({"remove_punctuation": "ascii"}, ValueError, "'remove_punctuation'"),
@@ -212,9 +224,25 @@ CONFIGS = [
 
 @PROPERTY_SETTINGS
 @given(text=st.text(), config=st.sampled_from(CONFIGS))
-def test_any_unicode_gives_a_str(text: str, config: dict) -> None:
-    (result,) = TextCleaner(**config).transform([text])
+def test_any_unicode_gives_a_str_with_each_step_done(text: str, config: dict) -> None:
+    cleaner = TextCleaner(**config)
+    (result,) = cleaner.transform([text])
     assert isinstance(result, str)
+    if cleaner.collapse_whitespace:
+        assert result == result.strip() and not re.search(r"\s\s", result)
+    if cleaner.lowercase:
+        assert result == result.lower()
+    if cleaner.remove_punctuation is True:
+        assert not set(result) & set(string.punctuation)
+    if cleaner.remove_punctuation == "unicode":
+        assert not any(unicodedata.category(c).startswith(("P", "S")) for c in result)
+    if cleaner.stopwords == "sklearn" and cleaner.stemmer is None:
+        assert not {word.strip(STRIPPED).lower() for word in result.split()} & ENGLISH_STOP_WORDS
+    if config == CONFIGS[2]:  # every step off: the text comes back unchanged
+        assert result == text
+    if config == CONFIGS[0] and "<" not in text and "&" not in text:
+        # only Unicode normalisation and whitespace: the words are NFKC's
+        assert result.split() == unicodedata.normalize("NFKC", text).split()
 
 
 IDEMPOTENT = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path
 
@@ -71,7 +72,12 @@ def test_drop_duplicates_and_stratified_split() -> None:
         train_val_test_split(unique, val_size=0.5, test_size=0.5)
 
 
-@pytest.mark.skipif(not BBC_CSV.is_file(), reason="the BBC corpus is not available")
+def test_repository_copy_of_bbc_matches_its_published_checksum() -> None:
+    digest = hashlib.sha256(gzip.decompress(BBC_CSV.read_bytes())).hexdigest()
+    assert digest == "4759f86579a1543f9328da071a6eaa81ff60c8aba2eae23c7b77f5e847461f97"
+    assert digest in (BBC_CSV.parent / "README.md").read_text("utf-8")
+
+
 def test_bbc_corpus_has_98_duplicates() -> None:
     data = read_labeled_csv(BBC_CSV)
     assert len(data) == 2225

@@ -17,28 +17,33 @@ from .conftest import make_corpus, tiny_classifier
 SCRIPT = Path(__file__).with_name("distributed_fit.py")
 
 
+def run_two_ranks(tiny_bert: Path, out: Path, *extra: str, timeout: float) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    command += ["--nproc_per_node=2", str(SCRIPT), str(tiny_bert), str(out), *extra]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the ranks did not finish within {timeout} s (one waits for the other)")
+        raise AssertionError from expired
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
 @pytest.fixture(scope="module")
 def ddp_run(tiny_bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ddp")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            str(SCRIPT),
-            str(tiny_bert),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_two_ranks(tiny_bert, out, timeout=600)
     return out
+
+
+def test_ranks_take_the_same_early_stopping_decision(tiny_bert: Path, tmp_path: Path) -> None:
+    # rank 1's validation loss grows every epoch: alone it would stop after epoch 2
+    run_two_ranks(tiny_bert, tmp_path, "skewed", timeout=180)
+    lengths = [len(json.loads((tmp_path / f"history-rank{r}.json").read_text())) for r in (0, 1)]
+    assert lengths[0] == lengths[1]
+    rank1 = json.loads((tmp_path / "history-rank1.json").read_text())
+    rank0 = json.loads((tmp_path / "history-rank0.json").read_text())
+    assert [r["valid_loss"] for r in rank0] == [r["valid_loss"] for r in rank1]
 
 
 def test_both_ranks_end_with_identical_weights(ddp_run: Path) -> None:

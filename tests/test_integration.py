@@ -11,10 +11,7 @@ from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val
 
 from .conftest import BBC_CSV
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not BBC_CSV.is_file(), reason="the BBC corpus is not available"),
-]
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")

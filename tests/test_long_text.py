@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel, AutoTokenizer
 
+import topicbert
 from topicbert import BertTopicClassifier
 from topicbert._training import TopicModel, collate, tokenize
 
@@ -122,9 +124,7 @@ def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
     tiny_bert: Path, corpus, held_out
 ) -> None:
     texts, labels = corpus
-    from topicbert._training import EMBEDDING_CACHE
-
-    EMBEDDING_CACHE.clear()
+    topicbert.embedding_cache.clear()
     backbone = CountingBackbone(tiny_bert)
     clf = tiny_classifier(tiny_bert, backbone=backbone, freeze_backbone=True, epochs=50)
     clf.fit(texts, labels)
@@ -146,15 +146,46 @@ def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
 
 
 def test_the_embedding_cache_keeps_within_its_size() -> None:
-    from topicbert._training import EmbeddingCache
-
-    cache = EmbeddingCache(max_bytes=3 * 8 * 4)
+    cache = topicbert.EmbeddingCache(max_bytes=3 * 8 * 4)
     for i in range(5):
         cache.put(("m", bytes([i])), np.zeros(4))
-    assert len(cache) == 3 and cache.get(("m", bytes([0]))) is None
+    assert len(cache) == 3 and cache.nbytes == 3 * 8 * 4
+    assert cache.get(("m", bytes([0]))) is None
     assert cache.get(("m", bytes([4]))) is not None
+    cache.max_bytes = 8 * 4  # lowering the limit drops the oldest at once
+    assert len(cache) == 1 and cache.get(("m", bytes([4]))) is not None
+    cache.put(("m", b"big"), np.zeros(100))  # larger than the whole cache: not kept
+    assert cache.get(("m", b"big")) is None and cache.nbytes == 8 * 4
     cache.clear()
-    assert len(cache) == 0
+    assert len(cache) == 0 and cache.nbytes == 0
+    with pytest.raises(ValueError, match="max_bytes"):
+        cache.max_bytes = -1
+
+
+def test_the_process_wide_cache_reports_and_frees_what_a_frozen_fit_stored(
+    tiny_bert: Path, corpus
+) -> None:
+    texts, labels = corpus
+    topicbert.embedding_cache.clear()
+    tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, labels)
+    assert 0 < len(topicbert.embedding_cache) <= len(texts)
+    assert topicbert.embedding_cache.nbytes > 0
+    assert "vectors" in repr(topicbert.embedding_cache)
+    topicbert.embedding_cache.clear()
+    assert topicbert.embedding_cache.nbytes == 0
+
+
+def test_the_cache_limit_can_be_set_from_the_environment() -> None:
+    import subprocess
+    import sys
+
+    code = "import topicbert; print(topicbert.embedding_cache.max_bytes)"
+    env = {**os.environ, "TOPICBERT_EMBEDDING_CACHE_MB": "1.5"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == str(int(1.5 * 2**20)), out.stderr
+    env["TOPICBERT_EMBEDDING_CACHE_MB"] = "lots"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode != 0 and "TOPICBERT_EMBEDDING_CACHE_MB" in out.stderr
 
 
 def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(

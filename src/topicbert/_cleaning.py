@@ -63,27 +63,38 @@ def nltk_stopwords(language: str = "english") -> frozenset[str]:
 def _stopword_set(stopwords: object, language: str) -> frozenset[str] | None:
     if stopwords is None:
         return None
-    if stopwords == "nltk":
-        return nltk_stopwords(language)
-    if stopwords == "sklearn":
-        if language != "english":
-            raise ValueError("stopwords='sklearn' is English only; use 'nltk' for other languages.")
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    if isinstance(stopwords, str):  # compared only as a str: an array's == is elementwise
+        if stopwords == "nltk":
+            return nltk_stopwords(language)
+        if stopwords == "sklearn":
+            if language != "english":
+                raise ValueError(
+                    "stopwords='sklearn' is English only; use 'nltk' for other languages."
+                )
+            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-        return frozenset(ENGLISH_STOP_WORDS)
-    if isinstance(stopwords, str):
+            return frozenset(ENGLISH_STOP_WORDS)
         raise ValueError(
             "The 'stopwords' parameter of TextCleaner must be 'nltk', 'sklearn', an iterable "
             f"of words or None. Got {stopwords!r} instead."
         )
-    if not isinstance(stopwords, Iterable):
+    if not isinstance(stopwords, Iterable) or isinstance(stopwords, bytes | bytearray):
         raise TypeError(
             "The 'stopwords' parameter of TextCleaner must be 'nltk', 'sklearn', an iterable "
             f"of words or None. Got {type(stopwords).__name__} instead."
         )
+    if getattr(stopwords, "ndim", 1) != 1:
+        raise ValueError(
+            "The 'stopwords' parameter of TextCleaner must be a flat collection of words; got "
+            f"an array of shape {getattr(stopwords, 'shape', None)}."
+        )
     words = list(stopwords)
-    if not all(isinstance(word, str) for word in words):
-        raise TypeError("Every stopword must be a str.")
+    for word in words:
+        if not isinstance(word, str):
+            raise TypeError(
+                "Every stopword must be a str; the 'stopwords' parameter of TextCleaner holds "
+                f"{type(word).__name__} ({word!r})."
+            )
     return frozenset(word.lower() for word in words)
 
 
@@ -242,7 +253,10 @@ class TextCleaner(TransformerMixin, BaseEstimator):
                     f"The {name!r} parameter of TextCleaner must be a bool. "
                     f"Got {getattr(self, name)!r} instead."
                 )
-        if self.remove_punctuation not in (True, False, "unicode"):
+        punctuation_option = self.remove_punctuation
+        if not isinstance(punctuation_option, bool) and not (
+            isinstance(punctuation_option, str) and punctuation_option == "unicode"
+        ):
             raise ValueError(
                 "The 'remove_punctuation' parameter of TextCleaner must be True, False or "
                 f"'unicode'. Got {self.remove_punctuation!r} instead."

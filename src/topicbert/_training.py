@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import math
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,8 +16,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from topicbert._devices import attention_kernels, autocast
-
-POOLINGS = ("mean", "cls")
+from topicbert._embedding_cache import embedding_cache
 
 
 class TopicModel(nn.Module):
@@ -149,7 +147,6 @@ def position_limit(encoder: nn.Module, tokenizer: Any) -> int | None:
 Document = list[list[int]]
 """A tokenized text: its chunks, each a list of token ids with special tokens."""
 
-LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
 HEAD_SHARE = 0.25
 """Share of a head-and-tail window taken from the start of the text.
 
@@ -342,49 +339,6 @@ def embed(
     )
 
 
-class EmbeddingCache:
-    """Pooled vectors of frozen encoders, kept in memory across fits.
-
-    Keys name the encoder (its name and a fingerprint of its weights), the
-    pooling and precision, and a digest of the document's token ids, so a
-    vector is reused only where it would be computed again identically:
-    cross-validation, grid searches over the head and refits encode each text
-    once per process. The least recently used vectors are dropped beyond
-    ``max_bytes``.
-    """
-
-    def __init__(self, max_bytes: int = 512 * 2**20) -> None:
-        self.max_bytes = max_bytes
-        self._vectors: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
-        self._bytes = 0
-
-    def __len__(self) -> int:
-        return len(self._vectors)
-
-    def clear(self) -> None:
-        """Forget every vector."""
-        self._vectors.clear()
-        self._bytes = 0
-
-    def get(self, key: tuple[str, bytes]) -> np.ndarray | None:
-        vector = self._vectors.get(key)
-        if vector is not None:
-            self._vectors.move_to_end(key)
-        return vector
-
-    def put(self, key: tuple[str, bytes], vector: np.ndarray) -> None:
-        if key in self._vectors:
-            return
-        self._vectors[key] = vector
-        self._bytes += vector.nbytes
-        while self._bytes > self.max_bytes and self._vectors:
-            _, dropped = self._vectors.popitem(last=False)
-            self._bytes -= dropped.nbytes
-
-
-EMBEDDING_CACHE = EmbeddingCache()
-
-
 def encoder_fingerprint(name: str, model: TopicModel, amp_dtype: torch.dtype | None) -> str:
     """Name an encoder's state: its name, pooling, precision and a digest of its weights."""
     digest = hashlib.blake2b(digest_size=16)
@@ -409,7 +363,7 @@ def embed_cached(
         (fingerprint, hashlib.blake2b(repr(doc).encode(), digest_size=16).digest())
         for doc in documents
     ]
-    found = [EMBEDDING_CACHE.get(key) for key in keys]
+    found = [embedding_cache.get(key) for key in keys]
     missing = [i for i, vector in enumerate(found) if vector is None]
     if missing:
         fresh = embed(
@@ -423,7 +377,7 @@ def embed_cached(
         )
         for row, i in enumerate(missing):
             found[i] = fresh[row]
-            EMBEDDING_CACHE.put(keys[i], fresh[row])
+            embedding_cache.put(keys[i], fresh[row])
     return np.stack(found) if found else np.empty((0, hidden_size(model.encoder)), np.float32)  # type: ignore[arg-type]
 
 
@@ -642,6 +596,16 @@ def train(
             valid_loss, valid_accuracy = _log_loss_and_accuracy(
                 logits_valid, valid_labels, class_weights
             )
+            if world_size > 1:
+                # Every rank must take the same early-stopping decision: they all use the
+                # first rank's figures, or one rank could stop while another waits for it.
+                import torch.distributed as dist
+
+                figures = torch.tensor(
+                    [valid_loss, valid_accuracy], dtype=torch.float64, device=device
+                )
+                dist.broadcast(figures, src=0)
+                valid_loss, valid_accuracy = (float(v) for v in figures.tolist())
             record["valid_loss"] = valid_loss
             record["valid_accuracy"] = valid_accuracy
         record["seconds"] = time.perf_counter() - started
@@ -689,7 +653,7 @@ def fit_head(
 ) -> None:
     """Freeze the encoder, encode every document once and fit the linear head.
 
-    Vectors come from the process-wide :data:`EMBEDDING_CACHE` where it has
+    Vectors come from the process-wide :data:`topicbert.embedding_cache` where it has
     them (``fingerprint`` names the encoder, see :func:`encoder_fingerprint`).
 
     The head is scikit-learn's multinomial ``LogisticRegression`` on

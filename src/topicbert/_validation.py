@@ -1,12 +1,93 @@
-"""Input checks shared by the estimators: clear errors before any work starts."""
+"""Input checks shared by the estimators: clear errors before any work starts.
+
+The option sets and defaults of the estimator's enumerated parameters are
+defined here once; the estimator, the engine and the command line read them
+from here.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+POOLINGS = ("mean", "cls", "pooler")
+"""``pooling``: masked mean of the token vectors, the [CLS] vector, the encoder's pooler."""
+LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
+"""``long_text``: what to do with texts longer than ``max_length`` tokens."""
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+"""``precision``: the autocast precision."""
+CLASS_WEIGHTS = (None, "balanced")
+"""``class_weight``: no weighting, or weights inversely proportional to class frequencies."""
+DEFAULT_MAX_LENGTH = 256
+"""Tokens per window, the default of the estimator and of the dataset summary."""
+
+
+def check_number(
+    name: str,
+    value: object,
+    kind: type,
+    low: float | None,
+    high: float | None,
+    *,
+    closed: str = "both",
+    allow_none: bool = False,
+    owner: str = "BertTopicClassifier",
+) -> None:
+    """Raise scikit-learn-style errors for a numeric parameter outside its range.
+
+    ``kind`` is ``int`` or ``float`` (which accepts ints); booleans are never
+    numbers here. A wrong type is a ``TypeError``, a value out of
+    ``[low, high]`` (ends open or closed as ``closed`` says) a ``ValueError``.
+    """
+    if value is None and allow_none:
+        return
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    ok_type = (
+        is_int
+        if kind is int
+        else isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    )
+    left = "[" if closed in ("both", "left") else "("
+    right = "]" if closed in ("both", "right") else ")"
+    bounds = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
+    kind_name = "an int" if kind is int else "a float"
+    message = (
+        f"The {name!r} parameter of {owner} must be {kind_name} in the range "
+        f"{bounds}{' or None' if allow_none else ''}. Got {value!r} instead."
+    )
+    if not ok_type:
+        raise TypeError(message) if not isinstance(value, numbers.Real) else ValueError(message)
+    number = float(value)  # type: ignore[arg-type]
+    if math.isnan(number):
+        raise ValueError(message)
+    if low is not None and (number < low or (number == low and left == "(")):
+        raise ValueError(message)
+    if high is not None and (number > high or (number == high and right == ")")):
+        raise ValueError(message)
+
+
+def check_option(
+    name: str, value: object, options: Sequence[object], *, owner: str = "BertTopicClassifier"
+) -> None:
+    """Raise a ``ValueError`` unless ``value`` is one of ``options`` (compared by type too)."""
+    if not any(type(value) is type(option) and value == option for option in options):
+        choices = ", ".join(repr(o) for o in options)
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be one of {choices}. Got {value!r} instead."
+        )
+
+
+def check_bool(name: str, value: object, *, owner: str = "BertTopicClassifier") -> None:
+    """Raise a ``TypeError`` unless ``value`` is ``True`` or ``False`` (not 0, 1 or a string)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must be True or False. Got "
+            f"{type(value).__name__} ({value!r}) instead."
+        )
 
 
 def _is_missing(value: object) -> bool:
@@ -68,7 +149,12 @@ def check_label_values(y: object, n_samples: int, *, owner: str) -> np.ndarray:
         raise ValueError(f"{owner} requires y, the label of each text; got None.")
     if isinstance(y, (str, bytes)):
         raise ValueError(f"{owner} expects one label per text for y, got a single string.")
-    values: list[Any] = y.tolist() if isinstance(y, np.ndarray) else list(y)  # type: ignore[call-overload]
+    if not isinstance(y, Iterable) or getattr(y, "ndim", 1) == 0:
+        raise TypeError(
+            f"{owner} expects one label per text for y (a list, array or Series); "
+            f"got {type(y).__name__}."
+        )
+    values: list[Any] = y.tolist() if isinstance(y, np.ndarray) else list(y)
     if len(values) != n_samples:
         raise ValueError(
             f"X and y have different lengths: {n_samples} texts but {len(values)} labels."

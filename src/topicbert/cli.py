@@ -35,6 +35,7 @@ def _share(text: str) -> float:
 
 def _parser() -> argparse.ArgumentParser:
     from topicbert import BertTopicClassifier, __version__
+    from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
 
     defaults = BertTopicClassifier().get_params()
     parser = argparse.ArgumentParser(
@@ -62,13 +63,13 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults["backbone"],
         help="registered name, local directory or model id (default: %(default)s)",
     )
-    train.add_argument("--pooling", choices=["mean", "cls", "pooler"], default=defaults["pooling"])
+    train.add_argument("--pooling", choices=POOLINGS, default=defaults["pooling"])
     train.add_argument(
         "--max-length", type=_positive_int, default=defaults["max_length"], help="tokens per text"
     )
     train.add_argument(
         "--long-text",
-        choices=["truncate", "head_tail", "chunks"],
+        choices=LONG_TEXT_STRATEGIES,
         default=defaults["long_text"],
         help="what to do with texts longer than --max-length (default: %(default)s)",
     )
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--precision",
-        choices=["auto", "fp32", "bf16", "fp16"],
+        choices=PRECISIONS,
         default=defaults["precision"],
         help="autocast precision (default: %(default)s)",
     )
@@ -337,16 +338,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "explain":
             _explain(args)
         elif args.command == "serve":
-            from topicbert.integrations.serving import serve
+            from topicbert.integrations.serving import make_server
 
-            print(f"serving {args.model} on http://{args.host}:{args.port}/", flush=True)
-            serve(
+            server = make_server(
                 args.model,
                 host=args.host,
                 port=args.port,
                 threads=args.threads,
                 max_texts=args.max_texts,
             )
+            port = getattr(server, "effective_port", args.port)
+            print(f"serving {args.model} on http://{args.host}:{port}/", flush=True)
+            server.run()
     except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -221,9 +221,16 @@ def load_bbc(
 ) -> pd.DataFrame:
     """Load the BBC News topic corpus (2,225 articles, 5 topics).
 
-    Reads a local copy when ``path`` is given. Otherwise reads the cached copy
-    in ``cache_dir``, or downloads the public corpus once and caches it as
-    ``bbc-news.csv`` (columns ``id,category,text``).
+    Where the corpus is found, in this order:
+
+    1. ``path``, when given: a local copy, plain or gzip-compressed. A clone
+       of the topicbert repository carries one as ``data/bbc-news.csv.gz``
+       (with its source, terms and checksum in ``data/README.md``); pass it
+       here on machines without internet.
+    2. ``bbc-news.csv`` in ``cache_dir`` (``$TOPICBERT_DATA`` or
+       ``~/.cache/topicbert`` by default), left there by an earlier download.
+    3. A download of the public corpus from ``url``, cached as above
+       (columns ``id,category,text``).
 
     Integrity: a download is checked against ``sha256`` when given; its digest
     is stored beside the cached copy and checked on every later read, so a

@@ -24,6 +24,7 @@ This module imports neither torch nor transformers.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import warnings
 from collections.abc import Callable, Mapping
@@ -268,7 +269,14 @@ class Callback:
     """Base class for training callbacks; every hook does nothing by default.
 
     Pass instances as ``BertTopicClassifier(callbacks=[...])``. Hooks receive
-    the estimator being fitted.
+    the estimator being fitted. When a fit fails or is interrupted,
+    :meth:`on_train_error` is called instead of :meth:`on_train_end`.
+
+    ``sklearn.base.clone`` (and so ``GridSearchCV`` and ``cross_val_score``)
+    gives each clone of the estimator a copy of every callback made by
+    :meth:`__sklearn_clone__`: by default a deep copy. Callbacks that hold
+    live state (an open run, a connection) override it to return a fresh
+    callback with the same settings.
     """
 
     def on_train_begin(self, estimator: Any) -> None:
@@ -279,3 +287,14 @@ class Callback:
 
     def on_train_end(self, estimator: Any) -> None:
         """Call once after training, with the final weights in place."""
+
+    def on_train_error(self, estimator: Any, error: BaseException) -> None:
+        """Call once when training raises ``error`` (``KeyboardInterrupt`` included).
+
+        The estimator is then put back as it was before ``fit``; the error is
+        raised again after the hooks ran.
+        """
+
+    def __sklearn_clone__(self) -> Callback:
+        """Return the copy that a clone of the estimator gets: a deep copy by default."""
+        return copy.deepcopy(self)

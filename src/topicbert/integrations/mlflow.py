@@ -101,6 +101,13 @@ class MLflowCallback(Callback):
     ----------
     run_id : str or None
         The run of the latest fit.
+
+    Notes
+    -----
+    A fit that raises or is interrupted ends its run with the status
+    ``FAILED``. ``sklearn.base.clone`` (and so ``GridSearchCV``) gives each
+    cloned estimator a new callback with the same settings and no run: every
+    fit of every clone records a run of its own.
     """
 
     def __init__(
@@ -125,6 +132,17 @@ class MLflowCallback(Callback):
 
     def __repr__(self) -> str:
         return f"MLflowCallback(experiment_name={self.experiment_name!r})"
+
+    def __sklearn_clone__(self) -> MLflowCallback:
+        """Return a callback with the same settings and no run or client."""
+        return MLflowCallback(
+            experiment_name=self.experiment_name,
+            tracking_uri=self.tracking_uri,
+            run_name=self.run_name,
+            log_model=self.log_model,
+            eval_set=self.eval_set,
+            nested=self.nested,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -165,8 +183,11 @@ class MLflowCallback(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, estimator: Any) -> None:
-        """Start a run and log every parameter."""
+        """Check ``eval_set``, start a run and log every parameter."""
         self._failed = False
+        self.run_id = None
+        if self.eval_set is not None:
+            self._check_eval_set(estimator)
         self.run_id = self._call("start a run", self._start)
         if self.run_id is None:
             return
@@ -224,6 +245,36 @@ class MLflowCallback(Callback):
         if self.log_model:
             self._call("log the model", self._log_model, estimator)
         self._call("end the run", client.set_terminated, run_id, "FINISHED")
+
+    def on_train_error(self, estimator: Any, error: BaseException) -> None:
+        """End the run with the status ``FAILED``, recording what went wrong."""
+        if self.run_id is None or self._client is None:
+            return
+        message = f"{type(error).__name__}: {error}"[:5000]
+        self._call("tag the failure", self._client.set_tag, self.run_id, "error", message)
+        self._call("end the run", self._client.set_terminated, self.run_id, "FAILED")
+
+    def _check_eval_set(self, estimator: Any) -> None:
+        """Fail before training, not after it, when ``eval_set`` cannot be scored."""
+        from topicbert._validation import check_label_values, check_texts
+
+        try:
+            texts, labels = self.eval_set  # type: ignore[misc]
+        except (TypeError, ValueError):
+            raise TypeError(
+                "MLflowCallback's eval_set must be a (texts, labels) pair; got "
+                f"{type(self.eval_set).__name__}."
+            ) from None
+        owner = "MLflowCallback's eval_set"
+        checked = check_texts(texts, owner=owner)
+        values = check_label_values(labels, len(checked), owner=owner)
+        known = set(estimator.classes_.tolist())
+        unknown = [label for label in dict.fromkeys(values.tolist()) if label not in known]
+        if unknown:
+            raise ValueError(
+                f"{owner} holds labels the model is not trained on: {unknown[:5]!r}; the "
+                f"model's labels are {sorted(map(str, known))!r}."
+            )
 
     def _log_model(self, estimator: Any) -> None:
         import pandas as pd

@@ -31,7 +31,7 @@ import numpy as np
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "make_server", "serve"]
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -280,6 +280,44 @@ def create_app(
     return app
 
 
+def make_server(
+    model_path: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    threads: int = 4,
+    **options: Any,
+) -> Any:
+    """Load the model and bind a waitress server to ``host:port``, without running it.
+
+    Binding happens here, so a port that is taken fails at once with a clear
+    message. Run the server with its ``run()`` method; ``effective_port``
+    gives the port when ``port=0`` asked the system for a free one.
+
+    Raises
+    ------
+    OSError
+        When the address is in use or cannot be bound.
+    """
+    try:
+        import waitress.server
+    except ImportError as exc:
+        raise ImportError(
+            "Serving needs waitress; install it with: pip install 'topicbert[serve]'"
+        ) from exc
+    app = create_app(model_path, **options)
+    try:
+        return waitress.server.create_server(
+            app, host=host, port=port, threads=threads, ident="topicbert"
+        )
+    except OSError as exc:
+        raise OSError(
+            exc.errno,
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server "
+            "running there? Stop it or pick another --port.",
+        ) from exc
+
+
 def serve(
     model_path: str | Path,
     *,
@@ -288,12 +326,8 @@ def serve(
     threads: int = 4,
     **options: Any,
 ) -> None:
-    """Run the app on waitress, a production WSGI server (blocks until stopped)."""
-    try:
-        import waitress
-    except ImportError as exc:
-        raise ImportError(
-            "Serving needs waitress; install it with: pip install 'topicbert[serve]'"
-        ) from exc
-    app = create_app(model_path, **options)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="topicbert")
+    """Run the app on waitress, a production WSGI server (blocks until stopped).
+
+    See :func:`make_server` for the parameters and errors.
+    """
+    make_server(model_path, host=host, port=port, threads=threads, **options).run()

@@ -1,0 +1,459 @@
+"""The model file format: save, load and pickle a fitted BertTopicClassifier.
+
+A saved model is a directory:
+
+- ``model.safetensors``: the encoder's weights (under its ``base_model_prefix``,
+  as ``transformers`` names them) and the head's ``classifier.weight`` and
+  ``classifier.bias``;
+- ``config.json``: the encoder's configuration with ``id2label``, so that
+  ``transformers`` loads the directory too;
+- the tokenizer's files;
+- ``topicbert.json``: the format version, labels, parameters and history.
+
+Saving is atomic: everything is written into a hidden directory beside the
+target, flushed to disk, and then swapped with the target in one rename, so a
+failure or a kill at any point leaves either the old model or the new one at
+the path, never a mixture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import math
+import numbers
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from topicbert._validation import label_array
+from topicbert.exceptions import DeviceWarning, ModelLoadError, ModelSaveError
+
+if TYPE_CHECKING:
+    import torch
+
+    from topicbert._classifier import BertTopicClassifier
+
+METADATA_FILE = "topicbert.json"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+"""Bumped when a saved model can no longer be read by an older topicbert."""
+_REQUIRED_METADATA = ("format_version", "backbone", "weights_prefix", "classes", "params")
+_UNSAVED_PARAMS = ("backbone", "callbacks")
+
+
+def library_version() -> str:
+    """The installed topicbert version, or ``"unknown"`` in a bare source tree."""
+    try:
+        return version("topicbert")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+# ----------------------------------------------------------------- JSON values
+def to_json_value(value: object, *, what: str) -> object:
+    """Turn a parameter or label into a JSON value that :func:`from_json_value` restores.
+
+    numpy scalars and arrays become plain numbers and lists; a tuple becomes
+    ``{"tuple": [...]}`` so that it comes back as a tuple (a list label would
+    not be hashable). Anything else JSON cannot hold is a ``TypeError`` naming
+    ``what``.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number):
+            raise TypeError(f"{what} is {number!r}, which JSON cannot hold.")
+        return number
+    if isinstance(value, np.ndarray):
+        return [to_json_value(item, what=what) for item in value.tolist()]
+    if isinstance(value, tuple):
+        return {"tuple": [to_json_value(item, what=what) for item in value]}
+    if isinstance(value, list):
+        return [to_json_value(item, what=what) for item in value]
+    raise TypeError(
+        f"{what} holds a {type(value).__name__} ({value!r}); only str, int, float, bool, "
+        "None and tuples or lists of them can be saved."
+    )
+
+
+def from_json_value(value: object) -> Any:
+    """Invert :func:`to_json_value`."""
+    if isinstance(value, dict):
+        if set(value) != {"tuple"} or not isinstance(value["tuple"], list):
+            raise ValueError(f"unexpected object {value!r}")
+        return tuple(from_json_value(item) for item in value["tuple"])
+    if isinstance(value, list):
+        return [from_json_value(item) for item in value]
+    return value
+
+
+# ------------------------------------------------------------- atomic writing
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where unsupported."""
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return False
+    try:
+        renameat2 = ctypes.CDLL(library, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p]
+    renameat2.argtypes += [ctypes.c_uint]
+    result = renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (22, 38, 95):  # EINVAL, ENOSYS, EOPNOTSUPP: the file system cannot swap
+        return False
+    raise OSError(error, os.strerror(error), str(second))
+
+
+def _sync_directory(directory: Path) -> None:
+    """Flush the files of ``directory`` and the directory itself to disk."""
+    for path in directory.iterdir():
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    with contextlib.suppress(OSError):  # directories cannot be opened on every platform
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def write_directory_atomically(target: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a fresh directory, then put it at ``target`` in one step.
+
+    ``target`` must be absent, an empty directory or a topicbert model (whose
+    files are all replaced). On any error, ``KeyboardInterrupt`` included, the
+    staging directory is removed and ``target`` is left as it was; an
+    ``OSError`` (a full disk, a read-only folder) becomes a
+    :class:`~topicbert.exceptions.ModelSaveError`.
+    """
+    if target.exists() or target.is_symlink():
+        if not target.is_dir():
+            raise ModelSaveError(f"Cannot save a model to {str(target)!r}: it is not a directory.")
+        if any(target.iterdir()) and not (target / METADATA_FILE).is_file():
+            raise ModelSaveError(
+                f"Cannot save a model to {str(target)!r}: the directory holds files that are "
+                "not a topicbert model, and saving replaces the whole directory. Choose a new "
+                "or empty directory."
+            )
+    staging: Path | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.saving-", dir=target.parent))
+        write(staging)
+        _sync_directory(staging)
+        if not target.exists():
+            os.rename(staging, target)
+            staging = None
+        elif _exchange(staging, target):
+            pass  # staging now holds the previous model, removed below
+        else:
+            previous = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rename(target, previous / "model")
+            try:
+                os.rename(staging, target)
+            except BaseException:
+                os.rename(previous / "model", target)
+                raise
+            finally:
+                shutil.rmtree(previous, ignore_errors=True)
+            staging = None
+        _sync_directory(target.parent)
+    except OSError as exc:
+        raise ModelSaveError(
+            f"Could not save the model to {str(target)!r}: {exc.strerror or exc}. "
+            "Whatever was there before is unchanged."
+        ) from exc
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- save
+def _metadata(estimator: BertTopicClassifier, prefix: str) -> dict[str, Any]:
+    """Everything ``topicbert.json`` holds, checked to be JSON before any file is written."""
+    params: dict[str, object] = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if key in _UNSAVED_PARAMS:
+            continue
+        if key == "random_state" and not isinstance(value, numbers.Integral):
+            value = None  # a RandomState instance has no JSON form; an int is kept
+        params[key] = to_json_value(value, what=f"The parameter {key}={value!r}")
+    classes = estimator.classes_
+    return {
+        "format_version": FORMAT_VERSION,
+        "topicbert_version": library_version(),
+        "backbone": estimator.backbone_name_,
+        "weights_prefix": prefix,
+        "classes": to_json_value(classes, what="classes_"),
+        "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        "params": params,
+        "history": [
+            {str(key): to_json_value(value, what="history_") for key, value in record.items()}
+            for record in estimator.history_
+        ],
+    }
+
+
+def write_model_files(estimator: BertTopicClassifier, directory: Path) -> None:
+    """Write every file of a saved model into the existing ``directory``."""
+    from safetensors.torch import save_file
+
+    model = estimator.model_
+    encoder: Any = model.encoder
+    if not hasattr(encoder, "config") or not hasattr(encoder.config, "to_json_file"):
+        raise TypeError(
+            f"Only encoders that are transformers PreTrainedModel instances can be saved; "
+            f"this one is {type(encoder).__name__}."
+        )
+    prefix = getattr(encoder, "base_model_prefix", "") or "encoder"
+    metadata = json.dumps(_metadata(estimator, prefix), indent=2)
+
+    weights = {f"{prefix}.{k}": v for k, v in encoder.state_dict().items()}
+    weights["classifier.weight"] = model.classifier.weight
+    weights["classifier.bias"] = model.classifier.bias
+    save_file(
+        {k: v.detach().to("cpu").contiguous() for k, v in weights.items()},
+        str(directory / WEIGHTS_FILE),
+        metadata={"format": "pt"},
+    )
+    classes = estimator.classes_.tolist()
+    config = encoder.config.__class__.from_dict(encoder.config.to_dict())
+    config.num_labels = len(classes)
+    config.id2label = {i: str(label) for i, label in enumerate(classes)}
+    config.label2id = {str(label): i for i, label in enumerate(classes)}
+    config.classifier_dropout = estimator.dropout
+    architecture = type(encoder).__name__
+    if estimator.pooling == "pooler" and architecture == "BertModel":
+        architecture = "BertForSequenceClassification"
+    config.architectures = [architecture]
+    config.to_json_file(str(directory / CONFIG_FILE))
+    estimator.tokenizer_.save_pretrained(str(directory))
+    (directory / METADATA_FILE).write_text(metadata, encoding="utf-8")
+
+
+def save_model(estimator: BertTopicClassifier, path: str | Path) -> Path:
+    """Save ``estimator`` to the directory ``path`` atomically; see the module's docstring."""
+    directory = Path(path)
+    write_directory_atomically(directory, lambda staging: write_model_files(estimator, staging))
+    return directory
+
+
+# ---------------------------------------------------------------------- load
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """Read and check ``topicbert.json``; every problem is a ModelLoadError naming the file."""
+    if not directory.is_dir():
+        raise ModelLoadError(f"There is no model directory at {str(directory)!r}.")
+    missing = [
+        name
+        for name in (METADATA_FILE, WEIGHTS_FILE, CONFIG_FILE)
+        if not (directory / name).is_file()
+    ]
+    if missing:
+        raise ModelLoadError(
+            f"{str(directory)!r} is not a saved topicbert model: {', '.join(missing)} missing. "
+            "Save one with BertTopicClassifier.save(path)."
+        )
+    path = directory / METADATA_FILE
+    try:
+        metadata = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+    if not isinstance(metadata, dict) or any(key not in metadata for key in _REQUIRED_METADATA):
+        raise ModelLoadError(
+            f"{str(path)!r} lacks required entries ({', '.join(_REQUIRED_METADATA)})."
+        )
+    found = metadata["format_version"]
+    if not isinstance(found, int) or isinstance(found, bool) or found < 1:
+        raise ModelLoadError(f"{str(path)!r} has an invalid format_version {found!r}.")
+    if found > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{str(path)!r} says format version {found}, written by "
+            f"topicbert {metadata.get('topicbert_version')}; this topicbert "
+            f"({library_version()}) reads up to version {FORMAT_VERSION}. Upgrade topicbert."
+        )
+    problems = []
+    if not isinstance(metadata["classes"], list) or len(metadata["classes"]) < 2:
+        problems.append("classes must be a list of at least two labels")
+    if not isinstance(metadata["params"], dict):
+        problems.append("params must be an object")
+    if not isinstance(metadata["backbone"], str) or not isinstance(metadata["weights_prefix"], str):
+        problems.append("backbone and weights_prefix must be strings")
+    if not isinstance(metadata.setdefault("history", []), list):
+        problems.append("history must be a list")
+    if not isinstance(metadata.setdefault("classes_dtype", "O"), str):
+        problems.append("classes_dtype must be a string")
+    if problems:
+        raise ModelLoadError(f"{str(path)!r} is malformed: {'; '.join(problems)}.")
+    try:
+        metadata["classes"] = from_json_value(metadata["classes"])
+        metadata["params"] = {k: from_json_value(v) for k, v in metadata["params"].items()}
+    except ValueError as exc:
+        raise ModelLoadError(f"{str(path)!r} is malformed: {exc}.") from exc
+    return metadata
+
+
+def _classes(metadata: Mapping[str, Any], path: Path) -> np.ndarray:
+    values = metadata["classes"]
+    try:
+        dtype = metadata["classes_dtype"]
+        classes = label_array(values) if dtype == "O" else np.asarray(values, dtype=dtype)
+        if classes.ndim != 1 or len(set(classes.tolist())) != len(classes):
+            raise ValueError("the labels must be distinct")
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"{str(path)!r} holds unusable classes: {exc}.") from exc
+    return classes
+
+
+def restore_model(
+    estimator: BertTopicClassifier,
+    directory: Path,
+    metadata: Mapping[str, Any],
+    device: torch.device,
+) -> None:
+    """Load the files of ``directory`` into ``estimator``'s fitted attributes."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel
+
+    from topicbert._training import TopicModel
+
+    classes = _classes(metadata, directory / METADATA_FILE)
+
+    def read(what: str, names: str, load: Callable[[], Any]) -> Any:
+        try:
+            return load()
+        except Exception as exc:  # transformers raises many kinds; all mean "unreadable"
+            raise ModelLoadError(
+                f"Cannot load the model in {str(directory)!r}: its {what} ({names}) cannot be "
+                f"read: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    tokenizer = read(
+        "tokenizer", "tokenizer.json and tokenizer_config.json", lambda: _load_tokenizer(directory)
+    )
+    config = read("configuration", CONFIG_FILE, lambda: AutoConfig.from_pretrained(directory))
+    weights = read("weights", WEIGHTS_FILE, lambda: load_file(directory / WEIGHTS_FILE))
+    encoder = read(
+        "configuration",
+        CONFIG_FILE,
+        lambda: AutoModel.from_config(config),  # type: ignore[no-untyped-call]
+    )
+    prefix = metadata["weights_prefix"] + "."
+    model = TopicModel(encoder, len(classes), estimator.dropout, estimator.pooling)
+    state = {}
+    for key, value in weights.items():
+        if key.startswith("classifier."):
+            state[key] = value
+        else:
+            state["encoder." + key.removeprefix(prefix)] = value
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(
+            f"The weights in {str(directory / WEIGHTS_FILE)!r} do not match the model "
+            f"described by its {CONFIG_FILE} and {METADATA_FILE}: {exc}"
+        ) from exc
+    estimator.classes_ = classes
+    estimator.model_ = model.to(device).eval()
+    estimator.tokenizer_ = tokenizer
+    estimator.backbone_name_ = metadata["backbone"]
+    estimator.device_ = device
+    estimator.history_ = metadata["history"]
+
+
+def _load_tokenizer(directory: Path) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(directory)
+
+
+def load_model(
+    cls: type[BertTopicClassifier], path: str | Path, device: str
+) -> BertTopicClassifier:
+    """Load a model saved by :func:`save_model`, with its ``device`` parameter set to ``device``."""
+    from topicbert._devices import resolve_device
+
+    directory = Path(path)
+    metadata = read_metadata(directory)
+    params = dict(metadata["params"])
+    known = cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ModelLoadError(
+            f"{str(directory / METADATA_FILE)!r} has parameters this topicbert does not know: "
+            f"{', '.join(unknown)}."
+        )
+    params["device"] = device
+    try:
+        estimator = cls(**params)
+        estimator.backbone = metadata["backbone"]
+        estimator._validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{str(directory / METADATA_FILE)!r} holds invalid parameters: {exc}"
+        ) from exc
+    restore_model(estimator, directory, metadata, resolve_device(device))
+    return estimator
+
+
+# -------------------------------------------------------------------- pickle
+def pickle_state(estimator: BertTopicClassifier, state: dict[str, Any]) -> dict[str, Any]:
+    """Replace the torch objects of a fitted estimator's state by its saved files."""
+    if "model_" not in state:
+        return state
+    with tempfile.TemporaryDirectory() as tmp:
+        write_model_files(estimator, Path(tmp))
+        state["_saved_files"] = {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+    state["device_"] = str(state["device_"])
+    del state["model_"], state["tokenizer_"]
+    return state
+
+
+def unpickle_state(estimator: BertTopicClassifier, files: Mapping[str, bytes]) -> None:
+    """Rebuild the torch objects from the files :func:`pickle_state` stored."""
+    from topicbert._devices import resolve_device
+
+    fitted_on = str(estimator.__dict__["device_"])
+    try:
+        device = resolve_device(fitted_on)
+    except ValueError:
+        warnings.warn(
+            f"The model was fitted on {fitted_on!r}, which this machine lacks; "
+            "it is loaded on the CPU.",
+            DeviceWarning,
+            stacklevel=3,
+        )
+        device = resolve_device("cpu")
+    classes = estimator.__dict__.get("classes_")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, content in files.items():
+            (Path(tmp) / name).write_bytes(content)
+        restore_model(estimator, Path(tmp), read_metadata(Path(tmp)), device)
+    if classes is not None:
+        estimator.classes_ = classes  # the pickled array itself: labels keep their exact type
