@@ -38,7 +38,7 @@ class MarkRank(Callback):
 def skew_validation_loss() -> None:
     import topicbert._training as training
 
-    original = training._log_loss_and_accuracy
+    original = training.log_loss_and_accuracy
     calls = []
 
     def skewed(*args, **kwargs):
@@ -46,7 +46,7 @@ def skew_validation_loss() -> None:
         calls.append(1)
         return loss + 10.0 * len(calls), accuracy
 
-    training._log_loss_and_accuracy = skewed
+    training.log_loss_and_accuracy = skewed
 
 
 def main() -> None:

@@ -401,7 +401,7 @@ def test_training_and_prediction_run_inside_the_attention_choice(
 ) -> None:
     import contextlib
 
-    from topicbert import _training
+    from topicbert import _inference, _training
 
     devices: list[str] = []
 
@@ -410,6 +410,7 @@ def test_training_and_prediction_run_inside_the_attention_choice(
         return contextlib.nullcontext()
 
     monkeypatch.setattr(_training, "attention_kernels", recording)
+    monkeypatch.setattr(_inference, "attention_kernels", recording)
     model = tiny_classifier(tiny_bert, epochs=1).fit(*corpus)
     fitted_batches = len(devices)
     model.predict(corpus[0][:10])
@@ -455,7 +456,7 @@ def test_fine_tuning_turns_attention_dropout_off_by_default(
 def test_attention_dropout_is_found_in_other_encoders() -> None:
     from transformers import AlbertConfig, AlbertModel, DistilBertConfig, DistilBertModel
 
-    from topicbert._training import set_attention_dropout
+    from topicbert._model import set_attention_dropout
 
     distilbert = DistilBertModel(
         DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=32)

@@ -14,7 +14,9 @@ from transformers import AutoModel, AutoTokenizer
 
 import topicbert
 from topicbert import BertTopicClassifier
-from topicbert._training import TopicModel, collate, tokenize
+from topicbert._batching import collate
+from topicbert._model import TopicModel
+from topicbert._tokenizing import tokenize
 
 from .conftest import tiny_classifier
 
@@ -193,16 +195,11 @@ def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(
 ) -> None:
     texts, labels = corpus
     clf = tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, labels)
-    from topicbert._training import embed
+    from topicbert._inference import InferenceSettings, embed
 
-    features = embed(
-        clf.model_,
-        clf._tokenize(clf.tokenizer_, texts),
-        batch_size=16,
-        pad_id=clf.tokenizer_.pad_token_id,
-        device=clf.device_,
-        amp_dtype=None,
-    ).astype(np.float64)
+    settings = InferenceSettings(16, clf.tokenizer_.pad_token_id, clf.device_, None)
+    features = embed(clf.model_, clf._tokenize(clf.tokenizer_, texts), settings)
+    features = features.astype(np.float64)
     mean, scale = features.mean(axis=0), features.std(axis=0)
     scale[scale == 0] = 1.0
     reference = LogisticRegression(C=clf.history_[0]["C"], max_iter=2000)
@@ -238,7 +235,7 @@ def test_frozen_backbone_reports_validation_and_survives_a_pickle(tiny_bert: Pat
 
 
 def test_micro_batches_stay_within_the_token_budget_and_keep_order(tokenizer) -> None:
-    from topicbert._training import micro_batches
+    from topicbert._batching import micro_batches
 
     texts = [long_text(n) for n in (4, 40, 10, 80, 2, 30)]
     documents = tokenize(tokenizer, texts, 32, "chunks", max_chunks=3)
@@ -254,7 +251,7 @@ def test_micro_batches_stay_within_the_token_budget_and_keep_order(tokenizer) ->
 def test_splitting_batches_into_parts_gives_the_same_model(
     tiny_bert: Path, corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from topicbert import _training
+    from topicbert import _batching
 
     # without dropout anywhere, the parts' summed gradients are the whole batch's
     encoder = AutoModel.from_pretrained(tiny_bert)
@@ -264,7 +261,7 @@ def test_splitting_batches_into_parts_gives_the_same_model(
     texts, labels = corpus
     params = {"dropout": 0.0, "epochs": 2, "class_weight": "balanced"}
     whole = tiny_classifier(tmp_path, **params).fit(texts, labels)
-    monkeypatch.setattr(_training, "CPU_TOKEN_BUDGET", 40)
+    monkeypatch.setattr(_batching, "CPU_TOKEN_BUDGET", 40)
     parts = tiny_classifier(tmp_path, **params).fit(texts, labels)
     np.testing.assert_allclose(parts.predict_proba(texts), whole.predict_proba(texts), atol=2e-4)
     for a, b in zip(whole.history_, parts.history_, strict=True):

@@ -29,7 +29,10 @@ from topicbert._validation import (
 if TYPE_CHECKING:
     import torch
 
-    from topicbert._training import Document, TopicModel, TrainingSettings
+    from topicbert._inference import InferenceSettings
+    from topicbert._model import TopicModel
+    from topicbert._tokenizing import Document
+    from topicbert._training import TrainingSettings
     from topicbert.plugins import Backbone, Callback
 
 __all__ = ["BertTopicClassifier"]
@@ -346,7 +349,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             resolve_precision,
             seeded,
         )
-        from topicbert._training import set_attention_dropout
+        from topicbert._model import set_attention_dropout
 
         rank, world_size, device = distributed_context(resolve_device(self.device))
         amp_dtype = resolve_precision(self.precision, device)
@@ -417,7 +420,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _check_max_length(self, encoder: Any, tokenizer: Any, name: str) -> None:
-        from topicbert._training import position_limit
+        from topicbert._model import position_limit
 
         limit = position_limit(encoder, tokenizer)
         if limit is not None and self.max_length > limit:
@@ -427,7 +430,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _build_model(self, encoder: Any, n_classes: int) -> TopicModel:
-        from topicbert._training import TopicModel
+        from topicbert._model import TopicModel
 
         if self.pooling == "pooler" and getattr(encoder, "pooler", None) is None:
             raise ValueError(
@@ -437,7 +440,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         return TopicModel(encoder, n_classes, self.dropout, self.pooling)
 
     def _tokenize(self, tokenizer: Any, texts: Sequence[str]) -> list[Document]:
-        from topicbert._training import tokenize
+        from topicbert._tokenizing import tokenize
 
         return tokenize(tokenizer, texts, self.max_length, self.long_text, self.max_chunks)
 
@@ -522,46 +525,57 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         settings: TrainingSettings,
         on_epoch_end: Callable[[dict[str, float]], None],
     ) -> None:
-        from topicbert._training import fit_head, train
-
         if self.freeze_backbone:
+            from topicbert._frozen_head import fit_head
+
             fit_head(
                 self.model_,
                 encoded,
                 y_index,
                 train_index,
                 valid_index,
-                batch_size=self.batch_size * 2,
-                pad_id=self.tokenizer_.pad_token_id,
-                device=self.device_,
-                amp_dtype=amp_dtype,
+                inference=self._inference_settings(amp_dtype, verbose=rank == 0),
+                fingerprint=self._fingerprint(amp_dtype),
                 balanced=self.class_weight == "balanced",
                 seed=int(rng.randint(np.iinfo(np.int32).max)),
-                fingerprint=self._fingerprint(amp_dtype),
                 on_epoch_end=on_epoch_end,
-                verbose=self.verbose if rank == 0 else 0,
             )
-        else:
-            train(
-                self.model_,
-                [encoded[i] for i in train_index],
-                y_index[train_index],
-                valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
-                valid_labels=None if valid_index is None else y_index[valid_index],
-                settings=settings,
-                pad_id=self.tokenizer_.pad_token_id,
-                device=self.device_,
-                amp_dtype=amp_dtype,
-                class_weights=class_weights,
-                rng=rng,
-                on_epoch_end=on_epoch_end,
-                rank=rank,
-                world_size=world_size,
-            )
+            return
+        from topicbert._training import train
+
+        train(
+            self.model_,
+            [encoded[i] for i in train_index],
+            y_index[train_index],
+            valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
+            valid_labels=None if valid_index is None else y_index[valid_index],
+            settings=settings,
+            pad_id=self.tokenizer_.pad_token_id,
+            device=self.device_,
+            amp_dtype=amp_dtype,
+            class_weights=class_weights,
+            rng=rng,
+            on_epoch_end=on_epoch_end,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    def _inference_settings(
+        self, amp_dtype: torch.dtype | None, *, verbose: bool = True
+    ) -> InferenceSettings:
+        from topicbert._inference import InferenceSettings
+
+        return InferenceSettings(
+            batch_size=self.batch_size * 2,
+            pad_id=self.tokenizer_.pad_token_id,
+            device=self.device_,
+            amp_dtype=amp_dtype,
+            verbose=int(self.verbose) if verbose else 0,
+        )
 
     def _fingerprint(self, amp_dtype: torch.dtype | None) -> str:
         """Name the frozen encoder's vectors for the embedding cache."""
-        from topicbert._training import encoder_fingerprint
+        from topicbert._inference import encoder_fingerprint
 
         return encoder_fingerprint(self.backbone_name_, self.model_, amp_dtype)
 
@@ -584,32 +598,18 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float64)
         from topicbert._devices import resolve_precision
-        from topicbert._training import embed_cached, predict_logits
+        from topicbert._inference import embed_cached, predict_logits, softmax
 
         amp_dtype = resolve_precision(self.precision, self.device_)
         documents = self._tokenize(self.tokenizer_, texts)
-        settings = {
-            "batch_size": self.batch_size * 2,
-            "pad_id": self.tokenizer_.pad_token_id,
-            "device": self.device_,
-            "amp_dtype": amp_dtype,
-            "verbose": self.verbose,
-        }
-        logits: np.ndarray
+        settings = self._inference_settings(amp_dtype)
         if self.freeze_backbone:
+            from topicbert._frozen_head import head_logits
+
             # the encoder never changes: reuse vectors already computed in this process
-            vectors = embed_cached(
-                self.model_, documents, fingerprint=self._fingerprint(amp_dtype), **settings
-            ).astype(np.float64)
-            weight = self.model_.classifier.weight.detach().cpu().double().numpy()
-            bias = self.model_.classifier.bias.detach().cpu().double().numpy()
-            logits = vectors @ weight.T + bias
-        else:
-            logits = predict_logits(self.model_, documents, **settings).astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        proba: np.ndarray = np.exp(logits)
-        proba /= proba.sum(axis=1, keepdims=True)
-        return proba
+            vectors = embed_cached(self.model_, documents, settings, self._fingerprint(amp_dtype))
+            return softmax(head_logits(self.model_.classifier, vectors))
+        return softmax(predict_logits(self.model_, documents, settings))
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         """Return the most probable label for each text.

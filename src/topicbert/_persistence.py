@@ -341,7 +341,7 @@ def restore_model(
     from safetensors.torch import load_file
     from transformers import AutoConfig, AutoModel
 
-    from topicbert._training import TopicModel
+    from topicbert._model import TopicModel
 
     classes = _classes(metadata, directory / METADATA_FILE)
 
