@@ -14,6 +14,7 @@ from topicbert._cleaning import TextCleaner
 from topicbert._embedding_cache import EmbeddingCache, embedding_cache
 from topicbert._evaluation import ClassificationReport, evaluate_report
 from topicbert._explain import Explanation, explain
+from topicbert._plotting import plot_training_curves
 from topicbert.exceptions import BackboneError, ModelLoadError, ModelSaveError, TopicbertError
 from topicbert.plugins import Callback, available_backbones, register_backbone
 
@@ -39,5 +40,6 @@ __all__ = [
     "embedding_cache",
     "evaluate_report",
     "explain",
+    "plot_training_curves",
     "register_backbone",
 ]

@@ -6,9 +6,6 @@ until a plot is asked for.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,19 +20,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["ClassificationReport", "evaluate_report", "plot_training_curves"]
+__all__ = ["ClassificationReport", "evaluate_report"]
 
-_PLOT_HINT = "Plotting needs matplotlib; install it with: pip install 'topicbert[plot]'"
 _NORMALIZE = (None, "true", "pred", "all")
-
-
-def _figure(**kwargs: Any) -> Figure:
-    """A matplotlib Figure that does not go through pyplot's global state."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise ImportError(_PLOT_HINT) from exc
-    return Figure(layout="constrained", **kwargs)
 
 
 def _to_list(values: object, name: str) -> list[Any]:
@@ -226,65 +213,29 @@ class ClassificationReport:
     __hash__ = None  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ text
-    def _rows(self) -> list[tuple[str, float, float, float, int]]:
-        return [
-            (str(label), p, r, f, s)
-            for label, p, r, f, s in zip(
-                self.labels, self.precision, self.recall, self.f1, self.support, strict=True
-            )
-        ]
-
     def format(self, digits: int = 2) -> str:
         """Return the text report, laid out as scikit-learn's ``classification_report``."""
-        headers = ["precision", "recall", "f1-score", "support"]
-        rows = self._rows()
-        width = max(max((len(row[0]) for row in rows), default=0), len("weighted avg"), digits)
-        report = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
-        row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
-        for row in rows:
-            report += row_fmt.format(*row, width=width, digits=digits)
-        report += "\n"
-        total = sum(self.support)
-        accuracy_fmt = "{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f}" + " {:>9}\n"
-        report += accuracy_fmt.format(
-            "accuracy", "", "", self.accuracy, total, width=width, digits=digits
-        )
-        for name, avg in (("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)):
-            report += row_fmt.format(
-                name,
-                avg["precision"],
-                avg["recall"],
-                avg["f1-score"],
-                total,
-                width=width,
-                digits=digits,
-            )
-        return report
+        from topicbert._report_rendering import to_text
+
+        return to_text(self, digits)
 
     def __str__(self) -> str:
-        text = self.format()
-        extra = []
-        if self.log_loss is not None:
-            extra.append(f"log-loss: {self.log_loss:.4f}")
-        for k, value in self.top_k_accuracy.items():
-            extra.append(f"top-{k} accuracy: {value:.4f}")
-        if self.expected_calibration_error is not None:
-            extra.append(f"expected calibration error: {self.expected_calibration_error:.4f}")
-        return text + ("\n" + "\n".join(extra) + "\n" if extra else "")
+        from topicbert._report_rendering import extra_scores
+
+        extra = extra_scores(self)
+        return self.format() + ("\n" + "\n".join(extra) + "\n" if extra else "")
 
     def to_markdown(self, digits: int = 4) -> str:
         """Return the per-class table and the averages as a Markdown table."""
-        lines = ["| label | precision | recall | f1-score | support |", "|---|---:|---:|---:|---:|"]
-        for name, p, r, f, s in self._rows():
-            lines.append(f"| {name} | {p:.{digits}f} | {r:.{digits}f} | {f:.{digits}f} | {s} |")
-        total = sum(self.support)
-        lines.append(f"| **accuracy** | | | {self.accuracy:.{digits}f} | {total} |")
-        for name, avg in (("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)):
-            lines.append(
-                f"| **{name}** | {avg['precision']:.{digits}f} | {avg['recall']:.{digits}f} "
-                f"| {avg['f1-score']:.{digits}f} | {total} |"
-            )
-        return "\n".join(lines) + "\n"
+        from topicbert._report_rendering import to_markdown
+
+        return to_markdown(self, digits)
+
+    def to_html(self, title: str = "Classification report") -> str:
+        """Return one self-contained HTML page with the tables and figures embedded."""
+        from topicbert._report_rendering import to_html
+
+        return to_html(self, title)
 
     # ----------------------------------------------------------------- plots
     def normalized_confusion_matrix(self, normalize: str | None = None) -> np.ndarray:
@@ -320,22 +271,10 @@ class ClassificationReport:
         ax : matplotlib Axes
             The axes drawn on; ``ax.figure.savefig("cm.png")`` saves it.
         """
-        matrix = self.normalized_confusion_matrix(normalize)
-        if ax is None:
-            n = len(self.labels)
-            ax = _figure(figsize=(2.5 + 0.8 * n, 2 + 0.7 * n)).subplots()
-        from sklearn.metrics import ConfusionMatrixDisplay
+        from topicbert._plotting import plot_confusion_matrix
 
-        display = ConfusionMatrixDisplay(matrix, display_labels=[str(x) for x in self.labels])
-        display.plot(
-            ax=ax,
-            cmap="Blues",
-            values_format=".2f" if normalize else "d",
-            xticks_rotation=45 if max(len(str(x)) for x in self.labels) > 6 else "horizontal",
-            colorbar=True,
-        )
-        ax.set_title("Confusion matrix" + (f" (normalised over {normalize})" if normalize else ""))
-        return ax
+        matrix = self.normalized_confusion_matrix(normalize)
+        return plot_confusion_matrix(matrix, self.labels, ax=ax, normalized=normalize)
 
     def plot_training_curves(self, history: Sequence[dict[str, float]] | None = None) -> Figure:
         """Plot loss and accuracy per epoch, training against validation.
@@ -351,6 +290,8 @@ class ClassificationReport:
         figure : matplotlib Figure
             Two panels, loss and accuracy.
         """
+        from topicbert._plotting import plot_training_curves
+
         return plot_training_curves(history if history is not None else self.history)
 
     def plot_calibration(self, ax: Axes | None = None) -> Axes:
@@ -363,104 +304,11 @@ class ClassificationReport:
         """
         if not self.calibration:
             raise ValueError("The report has no probabilities; pass y_proba to evaluate_report.")
-        if ax is None:
-            ax = _figure(figsize=(5, 5)).subplots()
-        bins = [b for b in self.calibration if b["count"] > 0]
-        centres = [(b["lower"] + b["upper"]) / 2 for b in bins]
-        ax.bar(
-            centres,
-            [b["accuracy"] for b in bins],
-            width=[b["upper"] - b["lower"] for b in bins],
-            edgecolor="black",
-            alpha=0.7,
-            label="accuracy",
-        )
-        ax.plot([0, 1], [0, 1], "k--", label="perfect calibration")
-        ax.plot(centres, [b["confidence"] for b in bins], "ro", label="mean confidence")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        ax.set_xlabel("confidence (top probability)")
-        ax.set_ylabel("accuracy")
-        ece = self.expected_calibration_error or 0.0
-        ax.set_title(f"Reliability (ECE {ece:.3f})")
-        ax.legend(loc="upper left")
-        return ax
+        from topicbert._plotting import plot_reliability
 
-    # ------------------------------------------------------------------ html
-    def to_html(self, title: str = "Classification report") -> str:
-        """Return one self-contained HTML page with the tables and figures embedded."""
+        return plot_reliability(self.calibration, self.expected_calibration_error or 0.0, ax)
 
-        def png(figure: Any, alt: str) -> str:
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=100)
-            data = base64.b64encode(buffer.getvalue()).decode("ascii")
-            return f'<img alt="{alt}" src="data:image/png;base64,{data}">'
-
-        esc = html.escape
-        rows = "".join(
-            f"<tr><th>{esc(name)}</th><td>{p:.4f}</td><td>{r:.4f}</td><td>{f:.4f}</td>"
-            f"<td>{s}</td></tr>"
-            for name, p, r, f, s in self._rows()
-        )
-        total = sum(self.support)
-        rows += (
-            f'<tr class="summary"><th>accuracy</th><td></td><td></td>'
-            f"<td>{self.accuracy:.4f}</td><td>{total}</td></tr>"
-        )
-        for name, avg in (("macro avg", self.macro_avg), ("weighted avg", self.weighted_avg)):
-            rows += (
-                f'<tr class="summary"><th>{name}</th><td>{avg["precision"]:.4f}</td>'
-                f"<td>{avg['recall']:.4f}</td><td>{avg['f1-score']:.4f}</td><td>{total}</td></tr>"
-            )
-        header = "".join(f"<th>{esc(str(label))}</th>" for label in self.labels)
-        matrix_rows = "".join(
-            f"<tr><th>{esc(str(label))}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
-            for label, row in zip(self.labels, self.confusion_matrix.tolist(), strict=True)
-        )
-        extra = []
-        if self.log_loss is not None:
-            extra.append(f"<li>log-loss: {self.log_loss:.4f}</li>")
-        extra += [f"<li>top-{k} accuracy: {v:.4f}</li>" for k, v in self.top_k_accuracy.items()]
-        if self.expected_calibration_error is not None:
-            extra.append(
-                f"<li>expected calibration error: {self.expected_calibration_error:.4f}</li>"
-            )
-        figures = []
-        try:
-            figures.append(png(self.plot_confusion_matrix().figure, "confusion matrix"))
-            if self.calibration:
-                figures.append(png(self.plot_calibration().figure, "reliability diagram"))
-            if self.history:
-                figures.append(png(self.plot_training_curves(), "training curves"))
-        except ImportError:
-            figures.append(f"<p>{esc(_PLOT_HINT)}</p>")
-        return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }}
-th, td {{ border: 1px solid #ccc; padding: .3rem .7rem; text-align: right; }}
-th:first-child {{ text-align: left; }}
-tr.summary {{ background: #f3f3f3; }}
-img {{ max-width: 100%; display: block; margin: 1rem 0; }}
-</style></head>
-<body>
-<h1>{esc(title)}</h1>
-<p>Accuracy <strong>{self.accuracy:.4f}</strong> on {total} texts,
-macro-F1 <strong>{self.macro_avg["f1-score"]:.4f}</strong>.</p>
-<h2>Per class</h2>
-<table id="per-class"><thead><tr><th>label</th><th>precision</th><th>recall</th>
-<th>f1-score</th><th>support</th></tr></thead><tbody>{rows}</tbody></table>
-{"<ul>" + "".join(extra) + "</ul>" if extra else ""}
-<h2>Confusion matrix</h2>
-<p>Rows: true label; columns: predicted label.</p>
-<table id="confusion-matrix"><thead><tr><th></th>{header}</tr></thead>
-<tbody>{matrix_rows}</tbody></table>
-<h2>Figures</h2>
-{"".join(figures)}
-</body></html>
-"""
-
+    # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
         """Write the report: HTML for ``.html``/``.htm``, JSON for ``.json``.
 
@@ -478,45 +326,6 @@ macro-F1 <strong>{self.macro_avg["f1-score"]:.4f}</strong>.</p>
         else:
             raise ValueError(f"Cannot tell the format of {str(target)!r}: use .html or .json.")
         return target
-
-
-def plot_training_curves(history: Sequence[dict[str, float]]) -> Figure:
-    """Plot loss and accuracy per epoch from a classifier's ``history_``.
-
-    Parameters
-    ----------
-    history : list of dict
-        Per-epoch records with ``train_loss``, ``train_accuracy`` and, when
-        there was a validation split, ``valid_loss`` and ``valid_accuracy``.
-
-    Returns
-    -------
-    figure : matplotlib Figure
-        Two panels, loss and accuracy, training against validation.
-    """
-    records = list(history)
-    if not records:
-        raise ValueError(
-            "There is no training history to plot: build the report with "
-            "ClassificationReport.from_estimator on a fitted BertTopicClassifier, or pass "
-            "history=clf.history_."
-        )
-    figure = _figure(figsize=(10, 4))
-    loss_ax, accuracy_ax = figure.subplots(1, 2)
-    epochs = [record.get("epoch", i + 1) for i, record in enumerate(records)]
-    for ax, metric in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
-        for split, style in (("train", "o-"), ("valid", "s--")):
-            key = f"{split}_{metric}"
-            if all(key in record for record in records):
-                label = "training" if split == "train" else "validation"
-                ax.plot(epochs, [record[key] for record in records], style, label=label)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        ax.set_title(f"{metric.capitalize()} per epoch")
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    return figure
 
 
 def _calibration(

@@ -252,13 +252,9 @@ class Explanation:
         label = self._label(label)
         pairs = self.as_list(label)[::-1]
         if ax is None:
-            try:
-                from matplotlib.figure import Figure
-            except ImportError as exc:
-                raise ImportError(
-                    "Plotting needs matplotlib; install it with: pip install 'topicbert[plot]'"
-                ) from exc
-            ax = Figure(figsize=(6, 0.4 * len(pairs) + 1.5), layout="constrained").subplots()
+            from topicbert._plotting import new_figure
+
+            ax = new_figure(figsize=(6, 0.4 * len(pairs) + 1.5)).subplots()
         values = [weight for _, weight in pairs]
         ax.barh(
             [word for word, _ in pairs],

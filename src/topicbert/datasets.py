@@ -388,13 +388,9 @@ class DatasetSummary:
         figure : matplotlib.figure.Figure
             Two panels; save with ``figure.savefig("summary.png")``.
         """
-        try:
-            from matplotlib.figure import Figure
-        except ImportError as exc:
-            raise ImportError(
-                "Plotting needs matplotlib; install it with: pip install 'topicbert[plot]'"
-            ) from exc
-        figure = Figure(figsize=(10, 4), layout="constrained")
+        from topicbert._plotting import new_figure
+
+        figure = new_figure(figsize=(10, 4))
         bars, histogram = figure.subplots(1, 2)
         labels = [str(label) for label in self.label_counts]
         bars.bar(labels, list(self.label_counts.values()), color="tab:blue")

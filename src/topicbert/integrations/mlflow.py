@@ -213,8 +213,7 @@ class MLflowCallback(Callback):
         """Log the curves, the held-out report, the model, and end the run."""
         if self.run_id is None:
             return
-        from topicbert import ClassificationReport
-        from topicbert._evaluation import plot_training_curves
+        from topicbert import ClassificationReport, plot_training_curves
 
         client, run_id = self._client, self.run_id
         if estimator.history_:
