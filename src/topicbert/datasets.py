@@ -31,6 +31,7 @@ __all__ = [
     "TEXT_COLUMNS",
     "DatasetSummary",
     "describe_dataset",
+    "detect_column",
     "drop_duplicate_texts",
     "load_bbc",
     "read_labeled_csv",
@@ -55,13 +56,38 @@ LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "target")
 """Column names :func:`read_labeled_csv` recognises as holding the labels, by preference."""
 
 
-def _detect(columns: list[str], candidates: tuple[str, ...], what: str, path: Path) -> str:
+def detect_column(
+    columns: list[str], candidates: tuple[str, ...], what: str, source: str | Path
+) -> str:
+    """Return the first of ``columns`` named like one of ``candidates`` (case-insensitive).
+
+    Parameters
+    ----------
+    columns : list of str
+        The file's column names.
+    candidates : tuple of str
+        Lower-case names to look for, by preference (e.g. :data:`TEXT_COLUMNS`).
+    what : {"texts", "labels"}
+        What the column holds, for the error message.
+    source : str or path-like
+        The file, for the error message.
+
+    Returns
+    -------
+    column : str
+        The column's name as the file spells it.
+
+    Raises
+    ------
+    ValueError
+        When no column has one of the names.
+    """
     lowered = {column.lower(): column for column in columns}
     for candidate in candidates:
         if candidate in lowered:
             return lowered[candidate]
     raise ValueError(
-        f"Cannot tell which column of {str(path)!r} holds the {what}: it has columns "
+        f"Cannot tell which column of {str(source)!r} holds the {what}: it has columns "
         f"{columns!r}, none named {' / '.join(candidates)}. Pass "
         f"{'text_column' if what == 'texts' else 'label_column'}=... to name it."
     )
@@ -102,8 +128,8 @@ def read_labeled_csv(
     for given, what in ((text_column, "text_column"), (label_column, "label_column")):
         if given is not None and given not in columns:
             raise ValueError(f"{what}={given!r} is not a column of {str(path)!r}: {columns!r}.")
-    text = text_column or _detect(columns, TEXT_COLUMNS, "texts", path)
-    label = label_column or _detect(columns, LABEL_COLUMNS, "labels", path)
+    text = text_column or detect_column(columns, TEXT_COLUMNS, "texts", path)
+    label = label_column or detect_column(columns, LABEL_COLUMNS, "labels", path)
     if text == label:
         raise ValueError(f"The text and label columns are both {text!r}; name two columns.")
     result: pd.DataFrame = pd.DataFrame({"text": frame[text], "label": frame[label]})

@@ -1,0 +1,12 @@
+"""One module per ``topicbert`` command: each adds its parser and runs it.
+
+Every command module has ``add_parser(commands)``, which declares the
+command's arguments and sets ``handler`` to its ``run(args)``.
+"""
+
+from __future__ import annotations
+
+from topicbert._commands import evaluate, explain, predict, serve, train
+
+COMMANDS = (train, evaluate, predict, explain, serve)
+"""The command modules, in the order ``topicbert --help`` lists them."""

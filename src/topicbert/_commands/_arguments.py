@@ -1,0 +1,40 @@
+"""Argument types and arguments that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def share(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
+    return value
+
+
+def add_model(parser: argparse.ArgumentParser) -> None:
+    """The saved model a command reads."""
+    parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
+
+
+def add_columns(parser: argparse.ArgumentParser, *, labels: bool = True) -> None:
+    """Which CSV columns hold the texts (and the labels)."""
+    parser.add_argument("--text-column", help="column holding the texts (default: detected)")
+    if labels:
+        parser.add_argument("--label-column", help="column holding the labels (default: detected)")

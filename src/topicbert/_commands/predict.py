@@ -1,0 +1,83 @@
+"""``topicbert predict``: label texts from a file or standard input with a saved model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from topicbert._commands._arguments import add_model
+
+
+def add_parser(commands: Any) -> None:
+    """Declare ``predict`` and its options."""
+    predict = commands.add_parser(
+        "predict",
+        help="label texts with a saved model",
+        description=(
+            "Read texts from FILE (a CSV file with a text column, or plain text with one text "
+            "per line) or from standard input ('-'), and write each text's label and class "
+            "probabilities as CSV or JSON lines."
+        ),
+    )
+    add_model(predict)
+    predict.add_argument("input", nargs="?", default="-", metavar="FILE", help="input ('-': stdin)")
+    predict.add_argument("--text-column", help="CSV column holding the texts (default: detected)")
+    predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format")
+    predict.add_argument("--output", type=Path, help="output file (default: standard output)")
+
+    predict.set_defaults(handler=run)
+
+
+def read_texts(
+    handle: TextIO, is_csv: bool, text_column: str | None, source: str = "the input"
+) -> Iterator[str]:
+    """Yield the texts of a CSV file (its text column) or of plain text (one per line)."""
+    if not is_csv:
+        yield from (line.rstrip("\r\n") for line in handle if line.strip())
+        return
+    import csv
+
+    from topicbert.datasets import TEXT_COLUMNS, detect_column
+
+    reader = csv.DictReader(handle)
+    columns = list(reader.fieldnames or [])
+    column = text_column or detect_column(columns, TEXT_COLUMNS, "texts", source)
+    if column not in columns:
+        raise ValueError(f"--text-column {column!r} is not a column of {source}: {columns!r}.")
+    yield from (row[column] or "" for row in reader)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Stream texts through the model a chunk at a time, writing each chunk's rows."""
+    import contextlib
+    import csv
+    import json
+
+    from topicbert import BertTopicClassifier
+
+    model = BertTopicClassifier.load(args.model)
+    classes = [str(c) for c in model.classes_]
+    is_csv = args.input.endswith(".csv") or args.text_column is not None
+    with contextlib.ExitStack() as files:
+        source: TextIO = sys.stdin
+        if args.input != "-":
+            source = files.enter_context(open(args.input, encoding="utf-8", newline=""))
+        sink: TextIO = sys.stdout
+        if args.output is not None:
+            sink = files.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+        writer = csv.writer(sink, lineterminator="\n")
+        if args.format == "csv":
+            writer.writerow(["label", *(f"p_{c}" for c in classes)])
+        name = "standard input" if args.input == "-" else repr(args.input)
+        texts = read_texts(source, is_csv, args.text_column, name)
+        for proba in model.iter_predict_proba(texts):
+            for row in proba:
+                label = classes[int(row.argmax())]
+                if args.format == "csv":
+                    writer.writerow([label, *(repr(float(p)) for p in row)])
+                else:
+                    probabilities = dict(zip(classes, map(float, row), strict=True))
+                    sink.write(json.dumps({"label": label, "probabilities": probabilities}) + "\n")

@@ -1,0 +1,143 @@
+"""``topicbert train``: fine-tune on a labelled CSV file and report held-out figures."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from topicbert._commands._arguments import add_columns, positive_int, share
+from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
+
+
+def add_parser(commands: Any) -> None:
+    """Declare ``train`` and its options; defaults come from the estimator's own."""
+    from topicbert import BertTopicClassifier
+
+    defaults = BertTopicClassifier().get_params()
+    train = commands.add_parser(
+        "train",
+        help="fine-tune on a labelled CSV file and report held-out accuracy",
+        description=(
+            "Read DATA (a CSV with a text and a label column), drop duplicate texts, hold out "
+            "a stratified test split, fine-tune on the rest and print held-out accuracy, "
+            "macro-F1 and a per-class report."
+        ),
+    )
+    train.add_argument("data", type=Path, metavar="DATA.csv", help="labelled CSV file")
+    train.add_argument("--out", type=Path, help="directory to save the fitted model in")
+    add_columns(train)
+    train.add_argument(
+        "--backbone",
+        default=defaults["backbone"],
+        help="registered name, local directory or model id (default: %(default)s)",
+    )
+    train.add_argument("--pooling", choices=POOLINGS, default=defaults["pooling"])
+    train.add_argument(
+        "--max-length", type=positive_int, default=defaults["max_length"], help="tokens per text"
+    )
+    train.add_argument(
+        "--long-text",
+        choices=LONG_TEXT_STRATEGIES,
+        default=defaults["long_text"],
+        help="what to do with texts longer than --max-length (default: %(default)s)",
+    )
+    train.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        help="encode each text once and train only the classification head (fast)",
+    )
+    train.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults["precision"],
+        help="autocast precision (default: %(default)s)",
+    )
+    train.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"])
+    train.add_argument("--epochs", type=positive_int, default=defaults["epochs"])
+    train.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
+    train.add_argument(
+        "--early-stopping",
+        action="store_true",
+        help="hold out part of the training data and stop when its loss stops improving",
+    )
+    train.add_argument(
+        "--test-size", type=share, default=0.2, help="held-out share (default: %(default)s)"
+    )
+    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    train.add_argument("--random-state", type=int, default=42)
+    train.add_argument("--quiet", action="store_true", help="no progress bars")
+    train.add_argument(
+        "--track",
+        metavar="EXPERIMENT",
+        help="record the run in MLflow under this experiment (needs topicbert[mlflow])",
+    )
+    train.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking server or store (default: MLflow's, a store in this directory)",
+    )
+
+    train.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Train, print the held-out report and save the model with it."""
+    from topicbert import BertTopicClassifier, ClassificationReport
+    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+
+    data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
+    complete = data.dropna()
+    unique = drop_duplicate_texts(complete)
+    print(
+        f"{args.data}: {len(data)} rows, {len(data) - len(complete)} with a missing value, "
+        f"{len(complete) - len(unique)} duplicate texts removed, {len(unique)} used; "
+        f"{unique['label'].nunique()} labels"
+    )
+    train, _, test = train_val_test_split(
+        unique, val_size=0.0, test_size=args.test_size, random_state=args.random_state
+    )
+    print(f"training on {len(train)} texts, testing on {len(test)} held-out texts")
+    callbacks = []
+    if args.track:
+        from topicbert.integrations.mlflow import MLflowCallback
+
+        callbacks.append(
+            MLflowCallback(
+                experiment_name=args.track,
+                tracking_uri=args.tracking_uri,
+                eval_set=(test["text"].tolist(), test["label"].tolist()),
+            )
+        )
+    clf = BertTopicClassifier(
+        backbone=args.backbone,
+        pooling=args.pooling,
+        max_length=args.max_length,
+        long_text=args.long_text,
+        freeze_backbone=args.freeze_backbone,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        early_stopping=args.early_stopping,
+        device=args.device,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+        callbacks=callbacks or None,
+    )
+    started = time.perf_counter()
+    clf.fit(train["text"].tolist(), train["label"].tolist())
+    fit_seconds = time.perf_counter() - started
+    report = ClassificationReport.from_estimator(clf, test["text"].tolist(), test["label"].tolist())
+    print(report.format(digits=4))
+    print(f"backbone: {clf.backbone_name_} on {clf.device_}")
+    print(f"fit seconds: {fit_seconds:.1f}")
+    print(f"held-out accuracy: {report.accuracy:.4f}")
+    print(f"held-out macro-F1: {report.macro_avg['f1-score']:.4f}")
+    if callbacks:
+        print(f"MLflow run: {callbacks[0].run_id} (experiment {args.track!r})")
+    if args.out is not None:
+        directory = clf.save(args.out)
+        report.save(directory / "report.json")
+        report.save(directory / "report.html")
+        print(f"model and held-out report (report.html, report.json) saved to {directory}")
