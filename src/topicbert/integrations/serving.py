@@ -22,71 +22,64 @@ texts per request and the characters per text (400). Errors are JSON
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from topicbert.integrations._service import ModelService
 
 if TYPE_CHECKING:
     from flask import Flask
 
 __all__ = ["create_app", "make_server", "serve"]
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>topicbert</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 50rem; color: #222; }
-textarea { width: 100%; min-height: 10rem; font: inherit; }
-button { font: inherit; padding: .4rem 1.2rem; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { padding: .2rem .6rem; text-align: left; }
-.bar { background: #4a7fd4; height: .9rem; min-width: 1px; }
-td.bar-cell { width: 20rem; }
-.error { color: #b00020; }
-</style></head>
-<body>
-<h1>What is this text about?</h1>
-<form method="post" action="/">
-<textarea name="text" id="text" maxlength="{{ max_chars }}"
- placeholder="Paste a news article">{{ text }}</textarea>
-<p><label><input type="checkbox" name="explain" id="explain" {% if explain %}checked{% endif %}>
- Explain the prediction</label></p>
-<button type="submit" id="submit">Classify</button>
-</form>
-{% if error %}<p class="error" id="error">{{ error }}</p>{% endif %}
-{% if result %}
-<h2 id="prediction">Topic: {{ result.label }}</h2>
-<table id="probabilities">
-{% for label, p in result.ranked %}
-<tr><th>{{ label }}</th><td class="bar-cell">
-<div class="bar" style="width: {{ '%.1f' % (100 * p) }}%"></div></td>
-<td>{{ '%.4f' % p }}</td></tr>
-{% endfor %}
-</table>
-{% endif %}
-{% if explanation %}{{ explanation }}{% endif %}
-<p><small>{{ model_name }} &middot; <a href="/healthz">health</a></small></p>
-</body></html>
-"""
+
+class InvalidRequestError(ValueError):
+    """A request the API answers with 400 and the message."""
 
 
-def _load(model_or_path: Any) -> Any:
-    if isinstance(model_or_path, (str, Path)):
-        from topicbert import BertTopicClassifier
+def check_text(text: object, where: str, max_chars: int) -> str:
+    """Return ``text`` if it is a non-blank string of at most ``max_chars`` characters."""
+    if not isinstance(text, str):
+        raise InvalidRequestError(f"{where} must be a string, got {type(text).__name__}.")
+    if not text.strip():
+        raise InvalidRequestError(f"{where} is empty.")
+    if len(text) > max_chars:
+        raise InvalidRequestError(f"{where} has {len(text)} characters; the limit is {max_chars}.")
+    return text
 
-        return BertTopicClassifier.load(model_or_path)
-    from sklearn.utils.validation import check_is_fitted
 
-    if not hasattr(model_or_path, "predict_proba"):
-        raise TypeError(
-            f"create_app needs a fitted classifier or a model directory; got "
-            f"{type(model_or_path).__name__}."
+def check_texts(body: dict[str, Any], max_texts: int, max_chars: int) -> list[str]:
+    """Return the ``texts`` of a predict request, each checked."""
+    texts = body.get("texts")
+    if not isinstance(texts, list) or not texts:
+        raise InvalidRequestError('"texts" must be a non-empty list of strings.')
+    if len(texts) > max_texts:
+        raise InvalidRequestError(f'"texts" has {len(texts)} items; the limit is {max_texts}.')
+    return [check_text(t, f"texts[{i}]", max_chars) for i, t in enumerate(texts)]
+
+
+def check_explain_options(body: dict[str, Any]) -> tuple[str, int]:
+    """Return the ``method`` and ``num_features`` of an explain request."""
+    method = body.get("method", "lime")
+    num_features = body.get("num_features", 10)
+    if not isinstance(method, str):
+        raise InvalidRequestError('"method" must be a string.')
+    if isinstance(num_features, bool) or not isinstance(num_features, int):
+        raise InvalidRequestError('"num_features" must be an integer from 1 to 50.')
+    if not 1 <= num_features <= 50:
+        raise InvalidRequestError('"num_features" must be an integer from 1 to 50.')
+    return method, num_features
+
+
+def json_object(body: object) -> dict[str, Any]:
+    """Return a request's parsed JSON body if it is an object."""
+    if not isinstance(body, dict):
+        raise InvalidRequestError(
+            'The request body must be a JSON object, e.g. {"texts": ["..."]}.'
         )
-    check_is_fitted(model_or_path)
-    return model_or_path
+    return body
 
 
 def create_app(
@@ -120,65 +113,26 @@ def create_app(
         The WSGI application.
     """
     try:
-        from flask import Flask, jsonify, render_template_string, request
-        from werkzeug.exceptions import HTTPException
+        from flask import Flask
     except ImportError as exc:
         raise ImportError(
             "Serving needs Flask; install it with: pip install 'topicbert[serve]'"
         ) from exc
 
-    model = _load(model_or_path)
-    classes = np.asarray(model.classes_).tolist()
-    model_name = str(getattr(model, "backbone_name_", type(model).__name__))
-    # Fast tokenizers refuse concurrent use ("Already borrowed"); one request
-    # at a time uses the model, which on a CPU uses every core anyway.
-    lock = threading.Lock()
-
-    app = Flask(__name__)
+    service = ModelService(model_or_path, explain_samples=explain_samples)
+    app = Flask(__name__, template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    _register_error_handlers(app, max_body_bytes)
+    _register_api(app, service, max_texts, max_text_chars)
+    _register_page(app, service, max_text_chars)
+    return app
 
-    def predict_proba(texts: list[str]) -> np.ndarray:
-        with lock:
-            return np.asarray(model.predict_proba(texts), dtype=np.float64)
 
-    def explain_text(text: str, method: str = "lime", num_features: int = 10) -> Any:
-        from topicbert import explain
-
-        with lock:
-            return explain(
-                model,
-                text,
-                method=method,
-                num_features=num_features,
-                num_samples=explain_samples,
-                random_state=0,
-            )
-
-    class InvalidRequestError(Exception):
-        pass
-
-    def check_text(text: object, where: str) -> str:
-        if not isinstance(text, str):
-            raise InvalidRequestError(f"{where} must be a string, got {type(text).__name__}.")
-        if not text.strip():
-            raise InvalidRequestError(f"{where} is empty.")
-        if len(text) > max_text_chars:
-            raise InvalidRequestError(
-                f"{where} has {len(text)} characters; the limit is {max_text_chars}."
-            )
-        return text
-
-    def json_body() -> dict[str, Any]:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidRequestError(
-                'The request body must be a JSON object, e.g. {"texts": ["..."]}.'
-            )
-        return body
-
-    def probabilities(row: np.ndarray) -> dict[str, float]:
-        return {str(label): float(p) for label, p in zip(classes, row, strict=True)}
+def _register_error_handlers(app: Flask, max_body_bytes: int) -> None:
+    """Errors on the API are JSON ``{"error": ...}``, never a traceback."""
+    from flask import jsonify, request
+    from werkzeug.exceptions import HTTPException
 
     @app.errorhandler(InvalidRequestError)
     def bad_request(error: InvalidRequestError) -> Any:
@@ -186,13 +140,10 @@ def create_app(
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
-        if request.path.startswith("/api/") or error.code == 413:
-            message = (
-                error.description
-                if error.code != 413
-                else (f"The request body is larger than {max_body_bytes} bytes.")
-            )
-            return jsonify(error=message), error.code
+        if error.code == 413:
+            return jsonify(error=f"The request body is larger than {max_body_bytes} bytes."), 413
+        if request.path.startswith("/api/"):
+            return jsonify(error=error.description), error.code
         return error
 
     @app.errorhandler(Exception)
@@ -200,46 +151,48 @@ def create_app(
         app.logger.exception("Unhandled error")
         return jsonify(error="Internal server error."), 500
 
+
+def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: int) -> None:
+    from flask import jsonify, request
+
     @app.get("/healthz")
     def healthz() -> Any:
-        return jsonify(status="ok", model=model_name, classes=[str(c) for c in classes])
+        return jsonify(status="ok", model=service.name, classes=[str(c) for c in service.classes])
 
     @app.post("/api/predict")
     def api_predict() -> Any:
-        texts = json_body().get("texts")
-        if not isinstance(texts, list) or not texts:
-            raise InvalidRequestError('"texts" must be a non-empty list of strings.')
-        if len(texts) > max_texts:
-            raise InvalidRequestError(f'"texts" has {len(texts)} items; the limit is {max_texts}.')
-        checked = [check_text(t, f"texts[{i}]") for i, t in enumerate(texts)]
-        proba = predict_proba(checked)
+        texts = check_texts(json_object(request.get_json(silent=True)), max_texts, max_chars)
+        proba = service.predict_proba(texts)
         return jsonify(
             predictions=[
-                {"label": str(classes[int(row.argmax())]), "probabilities": probabilities(row)}
+                {
+                    "label": str(service.classes[int(row.argmax())]),
+                    "probabilities": service.probabilities(row),
+                }
                 for row in proba
             ]
         )
 
     @app.post("/api/explain")
     def api_explain() -> Any:
-        body = json_body()
-        text = check_text(body.get("text"), '"text"')
-        method = body.get("method", "lime")
-        num_features = body.get("num_features", 10)
-        if not isinstance(method, str):
-            raise InvalidRequestError('"method" must be a string.')
-        if not isinstance(num_features, int) or not 1 <= num_features <= 50:
-            raise InvalidRequestError('"num_features" must be an integer from 1 to 50.')
+        body = json_object(request.get_json(silent=True))
+        text = check_text(body.get("text"), '"text"', max_chars)
+        method, num_features = check_explain_options(body)
         try:
-            explanation = explain_text(text, method, num_features)
+            explanation = service.explain(text, method, num_features)
         except (ValueError, TypeError) as exc:
             raise InvalidRequestError(str(exc)) from exc
         return jsonify(
             label=str(explanation.predicted_label),
-            probabilities=probabilities(explanation.probabilities),
+            probabilities=service.probabilities(explanation.probabilities),
             method=explanation.method,
             weights=[[word, weight] for word, weight in explanation.as_list()],
         )
+
+
+def _register_page(app: Flask, service: ModelService, max_chars: int) -> None:
+    """``GET /`` and the form's ``POST /``: templates/index.html."""
+    from flask import render_template, request
 
     @app.route("/", methods=["GET", "POST"])
     def index() -> Any:
@@ -249,35 +202,33 @@ def create_app(
             "result": None,
             "explanation": None,
             "error": None,
-            "model_name": model_name,
-            "max_chars": max_text_chars,
+            "model_name": service.name,
+            "max_chars": max_chars,
         }
         if request.method == "POST":
             text = request.form.get("text", "")
             context["text"] = text
             context["explain"] = bool(request.form.get("explain"))
             try:
-                check_text(text, "The text")
-                row = predict_proba([text])[0]
+                check_text(text, "The text", max_chars)
+                row = service.predict_proba([text])[0]
                 order = np.argsort(-row, kind="stable")
                 context["result"] = {
-                    "label": classes[int(order[0])],
-                    "ranked": [(classes[int(i)], float(row[i])) for i in order],
+                    "label": service.classes[int(order[0])],
+                    "ranked": [(service.classes[int(i)], float(row[i])) for i in order],
                 }
                 if context["explain"]:
                     from markupsafe import Markup
 
-                    explanation = explain_text(text)
+                    explanation = service.explain(text)
                     # as_html escapes the user's text itself
                     context["explanation"] = Markup(
                         explanation.as_html(full_page=False, show_probabilities=False)
                     )
-            except (InvalidRequestError, ValueError) as exc:
+            except ValueError as exc:
                 context["error"] = str(exc)
-                return render_template_string(_PAGE, **context), 400
-        return render_template_string(_PAGE, **context)
-
-    return app
+                return render_template("index.html", **context), 400
+        return render_template("index.html", **context)
 
 
 def make_server(
