@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from topicbert._validation import DEFAULT_MAX_LENGTH
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -443,7 +445,7 @@ class DatasetSummary:
 
 
 def describe_dataset(
-    data: pd.DataFrame, *, tokenizer: Any = None, max_length: int = 512
+    data: pd.DataFrame, *, tokenizer: Any = None, max_length: int = DEFAULT_MAX_LENGTH
 ) -> DatasetSummary:
     """Summarise a labelled frame: missing values, labels, lengths.
 
@@ -454,8 +456,9 @@ def describe_dataset(
     tokenizer : tokenizer or str, optional
         A Hugging Face tokenizer, or a backbone spec (such as
         ``"all-MiniLM-L6-v2"``) whose tokenizer to use, to count tokens.
-    max_length : int, default=512
-        Token budget to count the longer texts against.
+    max_length : int, default=256
+        Token budget to count the longer texts against
+        (``BertTopicClassifier``'s default).
 
     Returns
     -------

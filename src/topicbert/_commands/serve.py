@@ -10,6 +10,8 @@ from topicbert._commands._arguments import add_model, positive_int
 
 def add_parser(commands: Any) -> None:
     """Declare ``serve`` and its options."""
+    from topicbert.integrations.serving import DEFAULT_MAX_TEXTS
+
     serve = commands.add_parser(
         "serve",
         help="serve a saved model: web page and JSON API",
@@ -23,7 +25,10 @@ def add_parser(commands: Any) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (%(default)s)")
     serve.add_argument("--threads", type=positive_int, default=4, help="worker threads")
     serve.add_argument(
-        "--max-texts", type=positive_int, default=64, help="texts per API request (%(default)s)"
+        "--max-texts",
+        type=positive_int,
+        default=DEFAULT_MAX_TEXTS,
+        help="texts per API request (%(default)s)",
     )
     serve.set_defaults(handler=run)
 

@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["create_app", "make_server", "serve"]
 
 
+DEFAULT_MAX_TEXTS = 64
+"""Most texts per ``/api/predict`` request unless ``max_texts`` says otherwise."""
+
+
 class InvalidRequestError(ValueError):
     """A request the API answers with 400 and the message."""
 
@@ -85,7 +89,7 @@ def json_object(body: object) -> dict[str, Any]:
 def create_app(
     model_or_path: Any,
     *,
-    max_texts: int = 64,
+    max_texts: int = DEFAULT_MAX_TEXTS,
     max_text_chars: int = 100_000,
     max_body_bytes: int = 2_000_000,
     explain_samples: int = 500,
