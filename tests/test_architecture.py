@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "topicbert"
 # ones, never of a higher one (imports under TYPE_CHECKING do not count).
 LAYERS = [
     ["exceptions", "_validation", "_embedding_cache", "plugins", "_tokenizing", "_model"],
+    ["_targets", "_thresholds", "_multilabel_metrics"],
     ["_devices", "_batching", "_backbones", "_cleaning", "_plotting"],
     ["_inference"],
     ["_training", "_frozen_head"],

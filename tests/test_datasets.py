@@ -78,6 +78,41 @@ def test_repository_copy_of_bbc_matches_its_published_checksum() -> None:
     assert digest in (BBC_CSV.parent / "README.md").read_text("utf-8")
 
 
+REUTERS_CSV = BBC_CSV.parent / "reuters-21578-modapte-train.csv.gz"
+
+
+def test_repository_copy_of_reuters_matches_its_published_checksum() -> None:
+    digest = hashlib.sha256(gzip.decompress(REUTERS_CSV.read_bytes())).hexdigest()
+    assert digest == "af848f1e8ee2498af9a52f376e5faf36432002c90a4923d77f3babbd284fc58e"
+    assert digest in (REUTERS_CSV.parent / "README.md").read_text("utf-8")
+
+
+def test_label_sets_are_read_split_and_described() -> None:
+    from topicbert.datasets import describe_dataset, train_val_test_split
+
+    data = read_labeled_csv(REUTERS_CSV, label_separator="|")
+    assert len(data) == 7723
+    assert data["label"][0] == ("cocoa",)
+    assert all(isinstance(labels, tuple) and labels for labels in data["label"])
+    summary = describe_dataset(data)
+    assert summary.labels_per_text[1] == 6540 and summary.labels_per_text[2] == 856
+    assert len(summary.label_counts) == 90 and summary.label_counts["earn"] == 2861
+    assert "labels per text: mean 1.2" in str(summary)
+    train, _, test = train_val_test_split(data, test_size=0.2, random_state=0)
+    for label in ("earn", "acq", "grain"):  # each label's share kept on both sides
+        shares = [frame["label"].map(lambda s, x=label: x in s).mean() for frame in (train, test)]
+        assert abs(shares[0] - shares[1]) < 0.01, label
+
+
+def test_a_label_separator_splits_trims_and_drops_empty_parts(tmp_path) -> None:
+    path = tmp_path / "tags.csv"
+    path.write_text('text,labels\n"one",a| b |a\n"two",\n"three",c||\n', encoding="utf-8")
+    data = read_labeled_csv(path, label_separator="|")
+    assert data["label"].tolist() == [("a", "b"), (), ("c",)]
+    with pytest.raises(ValueError, match="label_separator"):
+        read_labeled_csv(path, label_separator="")
+
+
 def test_bbc_corpus_has_98_duplicates() -> None:
     data = read_labeled_csv(BBC_CSV)
     assert len(data) == 2225

@@ -214,3 +214,27 @@ def test_clone_gives_a_fresh_callback_with_the_same_settings(
     assert (fresh.experiment_name, fresh.log_model, fresh.nested) == ("cloned", False, False)
     copy.fit(*corpus)
     assert fresh.run_id is not None and fresh.run_id != callback.run_id
+
+
+def test_a_multilabel_run_logs_its_metrics_and_a_model_that_predicts_label_lists(
+    local_store: Path, tiny_bert: Path
+) -> None:
+    from .test_multilabel import make_multilabel_corpus
+
+    texts, sets = make_multilabel_corpus(90, seed=1)
+    held_texts, held_sets = make_multilabel_corpus(20, seed=2)
+    callback = MLflowCallback(experiment_name="multilabel", eval_set=(held_texts, held_sets))
+    clf = tiny_classifier(tiny_bert, callbacks=[callback], epochs=3).fit(texts, sets)
+    run = mlflow.MlflowClient().get_run(callback.run_id)
+    assert run.info.status == "FINISHED"
+    for key in ("test_micro_f1", "test_samples_f1", "test_hamming_loss", "test_macro_f1"):
+        assert key in run.data.metrics
+    assert run.data.metrics["test_accuracy"] == clf.score(held_texts, held_sets)
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{callback.run_id}/model")
+    predicted = pyfunc.predict(pd.DataFrame({"text": held_texts}))
+    assert [list(labels) for labels in predicted] == [
+        list(labels) for labels in clf.predict(held_texts)
+    ]
+    bad = MLflowCallback(experiment_name="multilabel", eval_set=(held_texts[:1], [("weather",)]))
+    with pytest.raises(ValueError, match="not trained on"):
+        tiny_classifier(tiny_bert, callbacks=[bad], epochs=1).fit(texts, sets)

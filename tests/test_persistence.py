@@ -62,7 +62,7 @@ def test_numpy_parameters_and_labels_are_saved_as_plain_json(
 @pytest.mark.parametrize(
     "labels",
     [
-        [(1, "a"), (2, "b"), (3, "c")],  # tuples stay tuples (a list label is not hashable)
+        [(1, "a"), (2, "b"), (3, "c")],  # with multilabel=False, tuples are labels themselves
         [np.int64(3), np.int64(10), np.int64(-2)],
         ["sport", "tech", "business"],
         [True, False, True],
@@ -77,7 +77,7 @@ def test_labels_keep_their_type_through_save_load_and_pickle(
     texts, names = make_corpus(6, seed=3)
     mapping = dict(zip(sorted(set(names)), labels, strict=False))
     y = [mapping.get(name, labels[0]) for name in names]
-    clf = tiny_classifier(tiny_bert, epochs=1).fit(texts, y)
+    clf = tiny_classifier(tiny_bert, epochs=1, multilabel=False).fit(texts, y)
     restored = [
         BertTopicClassifier.load(clf.save(tmp_path / "model"), device="cpu"),
         pickle.loads(pickle.dumps(clf)),

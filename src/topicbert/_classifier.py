@@ -19,11 +19,9 @@ from topicbert._validation import (
     POOLINGS,
     PRECISIONS,
     check_bool,
-    check_label_values,
     check_number,
     check_option,
     check_texts,
-    label_array,
 )
 
 if TYPE_CHECKING:
@@ -37,7 +35,16 @@ if TYPE_CHECKING:
 
 __all__ = ["BertTopicClassifier"]
 
-_FITTED = ("classes_", "model_", "tokenizer_", "backbone_name_", "device_", "history_")
+_FITTED = (
+    "classes_",
+    "target_kind_",
+    "thresholds_",
+    "model_",
+    "tokenizer_",
+    "backbone_name_",
+    "device_",
+    "history_",
+)
 """The attributes ``fit`` sets; all or none of them change."""
 
 
@@ -62,6 +69,25 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     labels : sequence of hashable, default=None
         The label set and its order (``classes_``). By default the sorted
         distinct labels of ``y``. A label in ``y`` that is not listed is an error.
+        With an indicator ``y``, the names of its columns.
+    multilabel : {"auto", True, False}, default="auto"
+        Whether each text carries a set of labels. ``"auto"`` follows ``y``:
+        a 2-D 0/1 indicator array or sparse matrix, or one collection of
+        labels (list, tuple, set) per text, is multi-label; one hashable label
+        per text is single-label. ``False`` reads tuples in ``y`` as single
+        labels.
+    threshold : float or "tune", default=0.5
+        Multi-label only: the probability from which ``predict`` gives a
+        label. ``"tune"`` learns one threshold per label on texts held out
+        from training (out-of-fold predictions with ``freeze_backbone=True``,
+        otherwise a ``validation_fraction`` split), each the best for that
+        label's F1; labels with fewer than three held-out positives keep the
+        threshold best for micro-F1. They are kept in ``thresholds_`` and saved
+        with the model.
+    min_labels : {0, 1}, default=0
+        Multi-label only: with 1, a text for which no label reaches its
+        threshold gets its most probable label (for corpora where every text
+        has a topic); with 0, it gets none.
     pooling : {"mean", "cls", "pooler"}, default="mean"
         How token vectors become one document vector: the attention-masked
         mean, the first ([CLS]) token, or the encoder's own pooler output
@@ -147,6 +173,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels, in the order of ``predict_proba``'s columns.
+    target_kind_ : {"single", "indicator", "collections"}
+        How ``y`` was given to ``fit``; ``predict`` answers in the same kind.
+    thresholds_ : ndarray of shape (n_classes,) or None
+        Multi-label with ``threshold="tune"``: each label's tuned threshold.
     model_ : torch.nn.Module
         The fine-tuned encoder with its classification head.
     tokenizer_ : transformers tokenizer
@@ -174,6 +204,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         *,
         backbone: str | Path | Backbone = "all-MiniLM-L6-v2",
         labels: Sequence[Any] | None = None,
+        multilabel: bool | str = "auto",
+        threshold: float | str = 0.5,
+        min_labels: int = 0,
         pooling: str = "mean",
         max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
@@ -200,6 +233,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     ) -> None:
         self.backbone = backbone
         self.labels = labels
+        self.multilabel = multilabel
+        self.threshold = threshold
+        self.min_labels = min_labels
         self.pooling = pooling
         self.max_length = max_length
         self.long_text = long_text
@@ -229,6 +265,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.input_tags.two_d_array = False
         tags.non_deterministic = self.random_state is None
+        tags.classifier_tags.multi_label = self.multilabel is not False
+        tags.target_tags.multi_output = self.multilabel is not False
         return tags
 
     # ------------------------------------------------------------------ checks
@@ -257,6 +295,20 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         check_option("class_weight", self.class_weight, CLASS_WEIGHTS)
         check_option("precision", self.precision, PRECISIONS)
         check_bool("freeze_backbone", self.freeze_backbone)
+        if not isinstance(self.multilabel, bool) and not (
+            isinstance(self.multilabel, str) and self.multilabel == "auto"
+        ):
+            raise ValueError(
+                "The 'multilabel' parameter of BertTopicClassifier must be 'auto', True or "
+                f"False. Got {self.multilabel!r} instead."
+            )
+        if not (isinstance(self.threshold, str) and self.threshold == "tune"):
+            check_number("threshold", self.threshold, float, 0, 1, closed="neither")
+        if isinstance(self.min_labels, bool) or self.min_labels not in (0, 1):
+            raise ValueError(
+                "The 'min_labels' parameter of BertTopicClassifier must be 0 or 1. "
+                f"Got {self.min_labels!r} instead."
+            )
         check_bool("early_stopping", self.early_stopping)
         if not isinstance(self.device, str):
             raise TypeError(
@@ -271,45 +323,6 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 "The 'callbacks' parameter of BertTopicClassifier must be a list of callbacks "
                 f"or None. Got {type(callbacks).__name__} instead."
             )
-
-    def _resolve_classes(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return ``classes_`` and ``y`` as indices into it."""
-        if self.labels is not None:
-            if isinstance(self.labels, (str, bytes)):
-                raise TypeError(
-                    "The 'labels' parameter of BertTopicClassifier must be a sequence of "
-                    "labels, not a single string."
-                )
-            declared = list(self.labels)
-            if len(set(declared)) != len(declared):
-                raise ValueError(f"The 'labels' parameter contains duplicates: {declared!r}.")
-            classes = label_array(declared)
-        else:
-            distinct = list(dict.fromkeys(y.tolist()))
-            try:
-                distinct.sort()
-            except TypeError:
-                raise TypeError(
-                    "The labels in y are of types that cannot be sorted together "
-                    f"({sorted({type(v).__name__ for v in distinct})}); pass labels=[...] to "
-                    "give their order."
-                ) from None
-            classes = label_array(distinct)
-        index = {label: i for i, label in enumerate(classes.tolist())}
-        y_index = np.empty(len(y), dtype=np.int64)
-        for position, label in enumerate(y.tolist()):
-            if label not in index:
-                raise ValueError(
-                    f"y contains the label {label!r} at position {position}, which is not in "
-                    f"labels={classes.tolist()!r}."
-                )
-            y_index[position] = index[label]
-        if len(np.unique(y_index)) < 2:
-            raise ValueError(
-                "BertTopicClassifier needs at least two classes in y; got only "
-                f"{classes[y_index[0]]!r}."
-            )
-        return classes, y_index
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> BertTopicClassifier:
@@ -336,9 +349,11 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         texts = check_texts(X, owner="BertTopicClassifier.fit")
         if not texts:
             raise ValueError("BertTopicClassifier.fit needs at least one text; X is empty.")
-        y_values = check_label_values(y, len(texts), owner="BertTopicClassifier.fit")
         self._validate_params()
-        classes, y_index = self._resolve_classes(y_values)
+        from topicbert._targets import encode_targets
+
+        targets = encode_targets(y, len(texts), labels=self.labels, multilabel=self.multilabel)
+        classes, y_index = targets.classes, targets.encoded
 
         from topicbert._backbones import resolve_backbone
         from topicbert._devices import (
@@ -372,14 +387,20 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 model = self._build_model(encoder, len(classes)).to(device)
                 encoded = self._tokenize(tokenizer, texts)
                 self.classes_ = classes
+                self.target_kind_ = targets.kind
+                self.thresholds_ = None
                 self.model_ = model
                 self.tokenizer_ = tokenizer
                 self.backbone_name_ = backbone.name
                 self.device_ = device
                 self.history_: list[dict[str, float]] = []
-                self._train(
+                held_out_proba = self._train(
                     encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, world_size
                 )
+                if targets.multilabel and self.threshold == "tune":
+                    self.thresholds_ = self._tune_thresholds(
+                        encoded, y_index, train_index, valid_index, held_out_proba, amp_dtype
+                    )
         except BaseException:
             for name in _FITTED:
                 self.__dict__.pop(name, None)
@@ -394,14 +415,17 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     def _split(self, y_index: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
         indices = np.arange(len(y_index))
-        if not self.early_stopping:
+        tuning = y_index.ndim == 2 and self.threshold == "tune" and not self.freeze_backbone
+        if not self.early_stopping and not tuning:
             return indices, None
         from sklearn.model_selection import train_test_split
 
         n_valid = math.ceil(self.validation_fraction * len(indices))
-        n_classes = len(np.unique(y_index))
-        counts = np.bincount(y_index)
-        stratify = y_index if n_valid >= n_classes and counts[counts > 0].min() >= 2 else None
+        stratify = None
+        if y_index.ndim == 1:
+            n_classes = len(np.unique(y_index))
+            counts = np.bincount(y_index)
+            stratify = y_index if n_valid >= n_classes and counts[counts > 0].min() >= 2 else None
         if len(indices) - n_valid < 1:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no training texts out "
@@ -454,13 +478,20 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         rng: np.random.RandomState,
         rank: int,
         world_size: int,
-    ) -> None:
+    ) -> np.ndarray | None:
+        """Train; return out-of-fold probabilities where the frozen head made them."""
         import torch
 
         from topicbert._training import TrainingSettings
 
         class_weights = None
-        if self.class_weight == "balanced":
+        multilabel = y_index.ndim == 2
+        if self.class_weight == "balanced" and multilabel:
+            from topicbert._frozen_head import _positive_weights
+
+            pos_weight = _positive_weights(y_index[train_index]).astype(np.float32)
+            class_weights = torch.as_tensor(pos_weight, device=self.device_)
+        elif self.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
 
             present = np.unique(y_index[train_index])
@@ -479,6 +510,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             accumulation_steps=self.accumulation_steps,
             n_iter_no_change=self.n_iter_no_change if self.early_stopping else None,
             verbose=self.verbose,
+            multilabel=multilabel,
         )
         # Only the first process reports: one set of progress bars, one tracked run.
         callbacks = list(self.callbacks or []) if rank == 0 else []
@@ -491,7 +523,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         try:
             for callback in callbacks:
                 callback.on_train_begin(self)
-            self._run_training(
+            held_out = self._run_training(
                 encoded,
                 y_index,
                 train_index,
@@ -510,6 +542,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             for callback in callbacks:
                 callback.on_train_error(self, error)
             raise
+        return held_out
 
     def _run_training(
         self,
@@ -524,11 +557,11 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         class_weights: torch.Tensor | None,
         settings: TrainingSettings,
         on_epoch_end: Callable[[dict[str, float]], None],
-    ) -> None:
+    ) -> np.ndarray | None:
         if self.freeze_backbone:
             from topicbert._frozen_head import fit_head
 
-            fit_head(
+            return fit_head(
                 self.model_,
                 encoded,
                 y_index,
@@ -540,7 +573,6 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 seed=int(rng.randint(np.iinfo(np.int32).max)),
                 on_epoch_end=on_epoch_end,
             )
-            return
         from topicbert._training import train
 
         train(
@@ -559,6 +591,29 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             rank=rank,
             world_size=world_size,
         )
+        return None
+
+    def _tune_thresholds(
+        self,
+        encoded: list[Document],
+        y_index: np.ndarray,
+        train_index: np.ndarray,
+        valid_index: np.ndarray | None,
+        out_of_fold: np.ndarray | None,
+        amp_dtype: torch.dtype | None,
+    ) -> np.ndarray:
+        """Per-label thresholds from probabilities of texts the model was not fitted on."""
+        from topicbert._thresholds import tune_thresholds
+
+        if out_of_fold is not None:
+            proba, truth = out_of_fold, y_index[train_index]
+        else:
+            if valid_index is None:  # pragma: no cover - _split always makes one when tuning
+                raise RuntimeError("threshold='tune' needs a validation split")
+            proba = self._proba([encoded[i] for i in valid_index], amp_dtype)
+            truth = y_index[valid_index]
+        _, thresholds = tune_thresholds(proba, truth)
+        return thresholds
 
     def _inference_settings(
         self, amp_dtype: torch.dtype | None, *, verbose: bool = True
@@ -591,28 +646,34 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         proba : ndarray of shape (n_texts, n_classes)
-            Probabilities in the order of ``classes_``; each row sums to 1.
+            Probabilities in the order of ``classes_``; each row sums to 1,
+            except multi-label, where each is the label's own probability.
         """
         check_is_fitted(self)
         texts = check_texts(X, owner="BertTopicClassifier.predict_proba")
         if not texts:
             return np.empty((0, len(self.classes_)), dtype=np.float64)
         from topicbert._devices import resolve_precision
-        from topicbert._inference import embed_cached, predict_logits, softmax
 
         amp_dtype = resolve_precision(self.precision, self.device_)
-        documents = self._tokenize(self.tokenizer_, texts)
+        return self._proba(self._tokenize(self.tokenizer_, texts), amp_dtype)
+
+    def _proba(self, documents: list[Document], amp_dtype: torch.dtype | None) -> np.ndarray:
+        from topicbert._inference import embed_cached, predict_logits, sigmoid, softmax
+
         settings = self._inference_settings(amp_dtype)
         if self.freeze_backbone:
             from topicbert._frozen_head import head_logits
 
             # the encoder never changes: reuse vectors already computed in this process
             vectors = embed_cached(self.model_, documents, settings, self._fingerprint(amp_dtype))
-            return softmax(head_logits(self.model_.classifier, vectors))
-        return softmax(predict_logits(self.model_, documents, settings))
+            logits = head_logits(self.model_.classifier, vectors)
+        else:
+            logits = predict_logits(self.model_, documents, settings)
+        return sigmoid(logits) if self.target_kind_ != "single" else softmax(logits)
 
-    def predict(self, X: Sequence[str]) -> np.ndarray:
-        """Return the most probable label for each text.
+    def predict(self, X: Sequence[str]) -> Any:
+        """Return the most probable label (or, multi-label, the label set) of each text.
 
         Parameters
         ----------
@@ -621,13 +682,68 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        labels : ndarray of shape (n_texts,)
-            Labels taken from ``classes_``.
+        labels : ndarray of shape (n_texts,), ndarray of shape (n_texts, n_classes) or list
+            Single-label: labels taken from ``classes_``. Multi-label, the
+            kind ``fit`` was given: a 0/1 indicator array, or a list holding
+            a tuple of labels per text, in ``classes_`` order (see
+            ``threshold`` and ``min_labels``).
         """
         check_is_fitted(self)
-        proba = self.predict_proba(X)
-        result: np.ndarray = self.classes_[proba.argmax(axis=1)]
-        return result
+        return self._decide(self.predict_proba(X))
+
+    def _decide(self, proba: np.ndarray) -> Any:
+        """Turn probabilities into predictions: the top class, or the labels over threshold."""
+        if self.target_kind_ == "single":
+            result: np.ndarray = self.classes_[proba.argmax(axis=1)]
+            return result
+        from topicbert._targets import decode
+        from topicbert._thresholds import apply_thresholds
+
+        thresholds = (
+            self.thresholds_
+            if self.threshold == "tune" and self.thresholds_ is not None
+            else np.full(len(self.classes_), float(self.threshold))
+        )
+        return decode(
+            apply_thresholds(proba, thresholds, self.min_labels), self.target_kind_, self.classes_
+        )
+
+    def score(self, X: Sequence[str], y: Any, sample_weight: Any = None) -> float:
+        """Return the accuracy on ``X`` and ``y``: subset accuracy for label sets.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts.
+        y : sequence or array-like
+            True labels, of the kind ``fit`` was given.
+        sample_weight : array-like of shape (n_texts,), optional
+            Weights of the texts.
+
+        Returns
+        -------
+        score : float
+            The share of texts whose label (or whole label set) is predicted right.
+        """
+        from sklearn.metrics import accuracy_score
+
+        from topicbert._targets import SINGLE, as_indicator, binarize, target_kind
+
+        check_is_fitted(self)
+        if self.target_kind_ == SINGLE:
+            if target_kind(y) != SINGLE:
+                raise ValueError(
+                    "This model was fitted on single labels; y must hold one label per text, "
+                    "not sets of labels."
+                )
+            return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+
+        texts = check_texts(X, owner="BertTopicClassifier.score")
+        truth = as_indicator(y, self.target_kind_, self.classes_, len(texts))
+        predicted = self.predict(texts)
+        if self.target_kind_ == "collections":
+            predicted = binarize(predicted, self.classes_, where="the prediction")
+        return float(accuracy_score(truth, predicted, sample_weight=sample_weight))
 
     def iter_predict_proba(
         self, X: Iterable[str], *, chunk_size: int = 1024

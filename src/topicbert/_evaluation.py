@@ -69,6 +69,13 @@ class ClassificationReport:
         Per bin: ``lower``, ``upper``, ``count``, ``confidence``, ``accuracy``.
     history : list of dict
         Per-epoch training records (a fitted classifier's ``history_``), if known.
+    multilabel : bool
+        Whether the texts carry sets of labels. Then ``accuracy`` is the
+        subset accuracy (the whole set right), ``micro_avg`` and
+        ``samples_avg`` join the averages, ``hamming_loss`` is the share of
+        wrong text-label pairs, and ``confusion_matrix`` has shape
+        ``(n_labels, 2, 2)``, one ``[[TN, FP], [FN, TP]]`` matrix per label as
+        ``sklearn.metrics.multilabel_confusion_matrix`` gives.
     """
 
     labels: list[Any]
@@ -85,6 +92,10 @@ class ClassificationReport:
     expected_calibration_error: float | None = None
     calibration: list[dict[str, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
+    multilabel: bool = False
+    micro_avg: dict[str, float] = field(default_factory=dict)
+    samples_avg: dict[str, float] = field(default_factory=dict)
+    hamming_loss: float | None = None
 
     # ----------------------------------------------------------- constructors
     @classmethod
@@ -131,6 +142,13 @@ class ClassificationReport:
             raise ValueError(
                 f"labels={order!r} must list the estimator's classes {classes!r} in some order."
             )
+        if getattr(final, "target_kind_", "single") != "single":
+            return evaluate_report(
+                y,
+                estimator.predict(X),
+                labels=order,
+                history=list(getattr(final, "history_", []) or []),
+            )
         proba = None
         if hasattr(estimator, "predict_proba"):
             proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
@@ -172,6 +190,10 @@ class ClassificationReport:
             "expected_calibration_error": self.expected_calibration_error,
             "calibration": [dict(b) for b in self.calibration],
             "history": [dict(record) for record in self.history],
+            "multilabel": self.multilabel,
+            "micro avg": dict(self.micro_avg),
+            "samples avg": dict(self.samples_avg),
+            "hamming_loss": self.hamming_loss,
         }
 
     @classmethod
@@ -193,6 +215,10 @@ class ClassificationReport:
             expected_calibration_error=data.get("expected_calibration_error"),
             calibration=list(data.get("calibration", [])),
             history=list(data.get("history", [])),
+            multilabel=bool(data.get("multilabel", False)),
+            micro_avg=dict(data.get("micro avg", {})),
+            samples_avg=dict(data.get("samples avg", {})),
+            hamming_loss=data.get("hamming_loss"),
         )
 
     def to_json(self, **kwargs: Any) -> str:
@@ -259,6 +285,10 @@ class ClassificationReport:
     def plot_confusion_matrix(self, ax: Axes | None = None, normalize: str | None = None) -> Axes:
         """Draw the confusion matrix as an annotated heatmap.
 
+        Multi-label reports draw, per label, its true positives, false
+        negatives and false positives as stacked horizontal bars, one row per
+        label, which stays readable with a hundred labels.
+
         Parameters
         ----------
         ax : matplotlib Axes, optional
@@ -271,6 +301,10 @@ class ClassificationReport:
         ax : matplotlib Axes
             The axes drawn on; ``ax.figure.savefig("cm.png")`` saves it.
         """
+        if self.multilabel:
+            from topicbert._plotting import plot_label_outcomes
+
+            return plot_label_outcomes(self.confusion_matrix, self.labels, ax=ax)
         from topicbert._plotting import plot_confusion_matrix
 
         matrix = self.normalized_confusion_matrix(normalize)
@@ -367,10 +401,11 @@ def evaluate_report(
 
     Parameters
     ----------
-    y_true : sequence
-        True labels.
-    y_pred : sequence
-        Predicted labels.
+    y_true : sequence or array-like
+        True labels: one per text, or (multi-label) a 2-D 0/1 indicator array
+        or one collection of labels per text.
+    y_pred : sequence or array-like
+        Predicted labels, of the same kind as ``y_true``.
     y_proba : array-like of shape (n_samples, n_labels), optional
         Predicted probabilities, columns in ``labels`` order; adds log-loss,
         top-k accuracy and calibration.
@@ -394,6 +429,24 @@ def evaluate_report(
     """
     from sklearn import metrics
 
+    from topicbert._multilabel_metrics import is_multilabel, multilabel_scores
+
+    if is_multilabel(y_true) or is_multilabel(y_pred):
+        if y_proba is not None:
+            raise ValueError(
+                "y_proba is for single-label reports; a multi-label report scores label sets."
+            )
+        scores = multilabel_scores(y_true, y_pred, labels)
+        averages = scores.pop("averages")
+        return ClassificationReport(
+            **scores,
+            macro_avg=averages["macro"],
+            weighted_avg=averages["weighted"],
+            micro_avg=averages["micro"],
+            samples_avg=averages["samples"],
+            multilabel=True,
+            history=[dict(record) for record in history or []],
+        )
     true = _to_list(y_true, "y_true")
     pred = _to_list(y_pred, "y_pred")
     if len(true) != len(pred):

@@ -267,6 +267,17 @@ class Explanation:
         return ax
 
 
+def _predicted_labels(model: Any, text: str, classes: list[Any]) -> list[Any]:
+    """The labels ``model.predict`` gives ``text``, as a list of classes."""
+    predicted = model.predict([text])
+    row = predicted[0]
+    if isinstance(row, tuple):
+        return list(row)
+    if isinstance(row, np.ndarray) and row.ndim == 1 and len(row) == len(classes):
+        return [label for label, on in zip(classes, row.tolist(), strict=True) if on]
+    return [row.item() if isinstance(row, np.generic) else row]
+
+
 def _resolve_explainer(method: object) -> tuple[Explainer, str]:
     from topicbert.plugins import Explainer, available_explainers, get_explainer_factory
 
@@ -320,8 +331,11 @@ def explain(
         Words to report per label.
     num_samples : int, default=1000
         Perturbed copies LIME asks the model about (ignored by occlusion).
-    labels : sequence, optional
+    labels : sequence or "predicted", optional
         Labels to explain; by default the ``top_labels`` most probable.
+        ``"predicted"`` explains the labels the model predicts for the text:
+        for a multi-label model, every label over its threshold (the most
+        probable one when none is).
     top_labels : int, default=1
         How many of the most probable labels to explain when ``labels`` is None.
     random_state : int, optional
@@ -364,6 +378,8 @@ def explain(
     explainer, name = _resolve_explainer(method)
     predict = _deduplicated(model.predict_proba)
     probabilities = predict([text])[0]
+    if isinstance(labels, str) and labels == "predicted" and "predicted" not in classes:
+        labels = _predicted_labels(model, text, classes) or [classes[int(np.argmax(probabilities))]]
     if labels is None:
         label_indices = [int(i) for i in np.argsort(-probabilities, kind="stable")[:top_labels]]
     else:

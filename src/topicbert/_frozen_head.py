@@ -35,7 +35,7 @@ def fit_head(
     balanced: bool,
     seed: int,
     on_epoch_end: Callable[[dict[str, float]], None],
-) -> None:
+) -> np.ndarray | None:
     """Freeze the encoder, encode every document once and fit the linear head.
 
     Vectors come from the process-wide :data:`topicbert.embedding_cache` where
@@ -48,6 +48,12 @@ def fit_head(
     documents; the scaler and the regression are folded into
     ``model.classifier`` so that the model's softmax equals the regression's
     ``predict_proba``. One history record is reported, with the chosen ``C``.
+
+    With an indicator matrix as ``labels`` (multi-label), the head is one
+    L2-regularised logistic regression per label, fitted jointly (see
+    :func:`fit_multilabel_head`); the out-of-fold probabilities of the
+    training documents at the chosen ``C`` are returned, for tuning
+    thresholds. Single-label fits return None.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
@@ -59,6 +65,25 @@ def fit_head(
     x_train, y_train = features[train_index], labels[train_index]
     scaler = StandardScaler().fit(x_train)
     x_scaled = scaler.transform(x_train)
+    out_of_fold = None
+    if labels.ndim == 2:
+        coef, intercept, chosen_c, out_of_fold = fit_multilabel_head(
+            x_scaled, y_train, balanced=balanced, seed=seed
+        )
+        _fold_into(model.classifier, coef, intercept, scaler.mean_, scaler.scale_)
+        model.eval()
+        _report(
+            model,
+            features,
+            labels,
+            train_index,
+            valid_index,
+            chosen_c,
+            started,
+            inference,
+            on_epoch_end,
+        )
+        return out_of_fold
     folds = min(5, int(np.bincount(y_train)[np.unique(y_train)].min()))
     class_weight = "balanced" if balanced else None
     head = LogisticRegression(C=1.0, class_weight=class_weight, max_iter=2000)
@@ -81,15 +106,53 @@ def fit_head(
     if coef.shape[0] == 1:  # binary: softmax([0, z]) is sigmoid(z)
         coef = np.vstack([np.zeros_like(coef), coef])
         intercept = np.concatenate([[0.0], intercept])
-    weight = np.zeros((n_classes, features.shape[1]))
-    bias = np.full(n_classes, intercept.min() - 30.0)  # classes absent from y stay improbable
-    scale = scaler.scale_
-    weight[head.classes_] = coef / scale
-    bias[head.classes_] = intercept - (coef / scale) @ scaler.mean_
-    with torch.no_grad():
-        model.classifier.weight.copy_(torch.as_tensor(weight, dtype=model.classifier.weight.dtype))
-        model.classifier.bias.copy_(torch.as_tensor(bias, dtype=model.classifier.bias.dtype))
+    full_coef = np.zeros((n_classes, features.shape[1]))
+    full_intercept = np.full(n_classes, intercept.min() - 30.0)  # absent classes stay improbable
+    full_coef[head.classes_] = coef
+    full_intercept[head.classes_] = intercept
+    _fold_into(model.classifier, full_coef, full_intercept, scaler.mean_, scaler.scale_)
     model.eval()
+    _report(
+        model,
+        features,
+        labels,
+        train_index,
+        valid_index,
+        chosen_c,
+        started,
+        inference,
+        on_epoch_end,
+    )
+    return None
+
+
+def _fold_into(
+    classifier: nn.Linear,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    mean: np.ndarray,
+    scale: np.ndarray,
+) -> None:
+    """Set the linear layer to the regression on standardised vectors, scaler included."""
+    weight = coef / scale
+    bias = intercept - weight @ mean
+    with torch.no_grad():
+        classifier.weight.copy_(torch.as_tensor(weight, dtype=classifier.weight.dtype))
+        classifier.bias.copy_(torch.as_tensor(bias, dtype=classifier.bias.dtype))
+
+
+def _report(
+    model: TopicModel,
+    features: np.ndarray,
+    labels: np.ndarray,
+    train_index: np.ndarray,
+    valid_index: np.ndarray | None,
+    chosen_c: float,
+    started: float,
+    inference: InferenceSettings,
+    on_epoch_end: Callable[[dict[str, float]], None],
+) -> None:
+    """Report the head's one history record."""
 
     def loss_and_accuracy(index: np.ndarray) -> tuple[float, float]:
         return log_loss_and_accuracy(head_logits(model.classifier, features[index]), labels[index])
@@ -103,3 +166,87 @@ def fit_head(
     if inference.verbose:
         tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
     on_epoch_end(record)
+
+
+C_GRID = np.logspace(-4, 2, 7)
+"""Inverse regularisation strengths tried for the head, as in LogisticRegression."""
+
+
+def _positive_weights(targets: np.ndarray) -> np.ndarray:
+    """Each label's negatives per positive (1 where a label has no positives)."""
+    positives = targets.sum(axis=0)
+    negatives = len(targets) - positives
+    weights: np.ndarray = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    return weights
+
+
+def _logistic_regressions(
+    x: np.ndarray, targets: np.ndarray, c: float, pos_weight: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fit one L2-regularised logistic regression per label, all at once (L-BFGS).
+
+    Minimises ``C * sum(BCE) + ||W||^2 / 2``, LogisticRegression's objective
+    for each label, summed over labels; the intercepts are not penalised.
+    """
+    x_t = torch.as_tensor(x, dtype=torch.float64)
+    y_t = torch.as_tensor(targets, dtype=torch.float64)
+    weight = torch.zeros((targets.shape[1], x.shape[1]), dtype=torch.float64, requires_grad=True)
+    prior = (targets.sum(axis=0) + 0.5) / (len(targets) + 1.0)  # start at each base rate
+    bias = torch.as_tensor(np.log(prior / (1 - prior)), dtype=torch.float64).requires_grad_(True)
+    positive = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float64)
+    optimizer = torch.optim.LBFGS(
+        [weight, bias], lr=1.0, max_iter=500, tolerance_grad=1e-7, line_search_fn="strong_wolfe"
+    )
+    scale = 1.0 / (c * len(x))
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        logits = x_t @ weight.T + bias
+        loss = (
+            torch.nn.functional.binary_cross_entropy_with_logits(
+                logits, y_t, pos_weight=positive, reduction="sum"
+            )
+            / len(x)
+            + 0.5 * scale * (weight**2).sum()
+        )
+        loss.backward()  # type: ignore[no-untyped-call]
+        return loss
+
+    optimizer.step(closure)  # type: ignore[no-untyped-call]
+    return weight.detach().numpy(), bias.detach().numpy()
+
+
+def fit_multilabel_head(
+    x: np.ndarray, targets: np.ndarray, *, balanced: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """Choose ``C`` by k-fold cross-validation (mean binary cross-entropy) and fit the head.
+
+    Returns the coefficients, intercepts, chosen ``C`` and the out-of-fold
+    probabilities at that ``C`` (for tuning thresholds on texts the head did
+    not see).
+    """
+    from sklearn.model_selection import KFold
+
+    pos_weight = _positive_weights(targets) if balanced else None
+    folds = min(5, len(x))
+    best: tuple[float, float, np.ndarray] | None = None
+    if folds >= 2:
+        splits = list(KFold(folds, shuffle=True, random_state=seed).split(x))
+        for c in C_GRID:
+            out_of_fold = np.zeros(targets.shape)
+            for fit_rows, held_rows in splits:
+                coef, intercept = _logistic_regressions(
+                    x[fit_rows], targets[fit_rows], float(c), pos_weight
+                )
+                out_of_fold[held_rows] = x[held_rows] @ coef.T + intercept
+            loss = float(
+                torch.nn.functional.binary_cross_entropy_with_logits(
+                    torch.as_tensor(out_of_fold), torch.as_tensor(targets, dtype=torch.float64)
+                )
+            )
+            if best is None or loss < best[0]:
+                best = (loss, float(c), out_of_fold)
+    chosen_c = 1.0 if best is None else best[1]
+    coef, intercept = _logistic_regressions(x, targets, chosen_c, pos_weight)
+    logits = x @ coef.T + intercept if best is None else best[2]
+    return coef, intercept, chosen_c, 0.5 * (1.0 + np.tanh(0.5 * logits))

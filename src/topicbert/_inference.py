@@ -127,13 +127,32 @@ def _infer(
 def log_loss_and_accuracy(
     logits: np.ndarray, labels: np.ndarray, class_weights: torch.Tensor | None = None
 ) -> tuple[float, float]:
-    """Return the (weighted) cross-entropy and the accuracy of ``logits`` against ``labels``."""
+    """Return the loss and the accuracy of ``logits`` against ``labels``.
+
+    Class indices: the (weighted) cross-entropy and the accuracy. An indicator
+    matrix (multi-label): the per-label binary cross-entropy summed over
+    labels and averaged over texts (``class_weights`` weigh positives), and
+    the subset accuracy at probability 0.5.
+    """
     logits_t = torch.from_numpy(np.ascontiguousarray(logits, dtype=np.float32))
-    labels_t = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     weight = None if class_weights is None else class_weights.cpu()
+    if labels.ndim == 2:
+        targets = torch.from_numpy(np.asarray(labels, dtype=np.float32))
+        loss_sum = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits_t, targets, pos_weight=weight, reduction="sum"
+        ).item()
+        subset = ((logits > 0) == (labels > 0.5)).all(axis=1)
+        return loss_sum / max(1, len(labels)), float(subset.mean())
+    labels_t = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     loss = torch.nn.functional.cross_entropy(logits_t, labels_t, weight=weight).item()
     accuracy = float((logits.argmax(axis=1) == labels).mean())
     return loss, accuracy
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Element-wise logistic function in float64 (multi-label probabilities)."""
+    result: np.ndarray = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
+    return result
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topicbert._targets import SINGLE, TARGET_KINDS
 from topicbert._validation import label_array
 from topicbert.exceptions import DeviceWarning, ModelLoadError, ModelSaveError
 
@@ -213,6 +214,8 @@ def _metadata(estimator: BertTopicClassifier, prefix: str) -> dict[str, Any]:
         "weights_prefix": prefix,
         "classes": to_json_value(classes, what="classes_"),
         "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        "target_kind": estimator.target_kind_,
+        "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
         "params": params,
         "history": [
             {str(key): to_json_value(value, what="history_") for key, value in record.items()}
@@ -299,8 +302,20 @@ def read_metadata(directory: Path) -> dict[str, Any]:
             f"({library_version()}) reads up to version {FORMAT_VERSION}. Upgrade topicbert."
         )
     problems = []
-    if not isinstance(metadata["classes"], list) or len(metadata["classes"]) < 2:
-        problems.append("classes must be a list of at least two labels")
+    kind = metadata.setdefault("target_kind", SINGLE)  # files before multi-label: single
+    if kind not in TARGET_KINDS:
+        problems.append(f"target_kind must be one of {', '.join(TARGET_KINDS)}")
+    fewest = 2 if kind == SINGLE else 1
+    if not isinstance(metadata["classes"], list) or len(metadata["classes"]) < fewest:
+        problems.append(f"classes must be a list of at least {fewest} labels")
+    thresholds = metadata.setdefault("thresholds", None)
+    if thresholds is not None and not (
+        isinstance(thresholds, list)
+        and isinstance(metadata["classes"], list)
+        and len(thresholds) == len(metadata["classes"])
+        and all(isinstance(t, int | float) and 0 <= t <= 1 for t in thresholds)
+    ):
+        problems.append("thresholds must be null or one number in [0, 1] per class")
     if not isinstance(metadata["params"], dict):
         problems.append("params must be an object")
     if not isinstance(metadata["backbone"], str) or not isinstance(metadata["weights_prefix"], str):
@@ -380,6 +395,9 @@ def restore_model(
             f"described by its {CONFIG_FILE} and {METADATA_FILE}: {exc}"
         ) from exc
     estimator.classes_ = classes
+    estimator.target_kind_ = metadata["target_kind"]
+    thresholds = metadata["thresholds"]
+    estimator.thresholds_ = None if thresholds is None else np.asarray(thresholds, np.float64)
     estimator.model_ = model.to(device).eval()
     estimator.tokenizer_ = tokenizer
     estimator.backbone_name_ = metadata["backbone"]

@@ -130,3 +130,28 @@ def plot_reliability(bins: Sequence[dict[str, float]], ece: float, ax: Axes | No
     ax.set_title(f"Reliability (ECE {ece:.3f})")
     ax.legend(loc="upper left")
     return ax
+
+
+def plot_label_outcomes(matrices: np.ndarray, labels: Sequence[Any], *, ax: Axes | None) -> Axes:
+    """Per label: true positives, false negatives and false positives as stacked bars.
+
+    ``matrices`` is ``multilabel_confusion_matrix``'s ``(n_labels, 2, 2)``.
+    Labels are listed by support, largest first, one row each.
+    """
+    names = [str(x) for x in labels]
+    tp, fn, fp = matrices[:, 1, 1], matrices[:, 1, 0], matrices[:, 0, 1]
+    order = np.argsort(-(tp + fn), kind="stable")[::-1]
+    if ax is None:
+        ax = new_figure(figsize=(8, 1.5 + 0.22 * len(names))).subplots()
+    rows = np.arange(len(names))
+    ax.barh(rows, tp[order], color="tab:green", label="true positives")
+    ax.barh(rows, fn[order], left=tp[order], color="tab:orange", label="false negatives")
+    ax.barh(
+        rows, fp[order], left=(tp + fn)[order], color="tab:red", alpha=0.6, label="false positives"
+    )
+    ax.set_yticks(rows, [names[i] for i in order], fontsize=8 if len(names) > 30 else 10)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.set_xlabel("texts")
+    ax.set_title("Per-label outcomes (support = true positives + false negatives)")
+    ax.legend(loc="lower right")
+    return ax

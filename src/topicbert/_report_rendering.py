@@ -35,8 +35,12 @@ def summary_rows(report: ClassificationReport) -> list[Row]:
         )
     ]
     total = sum(report.support)
-    rows.append(Row("accuracy", None, None, report.accuracy, total, "accuracy"))
-    for name, average in (("macro avg", report.macro_avg), ("weighted avg", report.weighted_avg)):
+    averages = [("macro avg", report.macro_avg), ("weighted avg", report.weighted_avg)]
+    if report.multilabel:  # as scikit-learn's report: no accuracy row, four averages
+        averages = [("micro avg", report.micro_avg), *averages, ("samples avg", report.samples_avg)]
+    else:
+        rows.append(Row("accuracy", None, None, report.accuracy, total, "accuracy"))
+    for name, average in averages:
         rows.append(
             Row(
                 name,
@@ -53,12 +57,22 @@ def summary_rows(report: ClassificationReport) -> list[Row]:
 def extra_scores(report: ClassificationReport) -> list[str]:
     """The scores beyond the table: log-loss, top-k accuracy, calibration error."""
     lines = []
+    if report.multilabel:
+        lines.append(f"subset accuracy: {report.accuracy:.4f}")
+        lines.append(f"hamming loss: {report.hamming_loss or 0.0:.4f}")
     if report.log_loss is not None:
         lines.append(f"log-loss: {report.log_loss:.4f}")
     lines += [f"top-{k} accuracy: {value:.4f}" for k, value in report.top_k_accuracy.items()]
     if report.expected_calibration_error is not None:
         lines.append(f"expected calibration error: {report.expected_calibration_error:.4f}")
     return lines
+
+
+def len_texts(report: ClassificationReport) -> int:
+    """How many texts a report scores (multi-label supports count labels, not texts)."""
+    if report.multilabel:
+        return int(report.confusion_matrix[0].sum()) if len(report.confusion_matrix) else 0
+    return sum(report.support)
 
 
 def to_text(report: ClassificationReport, digits: int = 2) -> str:
@@ -69,7 +83,9 @@ def to_text(report: ClassificationReport, digits: int = 2) -> str:
     text = ("{:>{width}s} " + " {:>9}" * 4).format("", *headers, width=width) + "\n\n"
     row_fmt = "{:>{width}s} " + " {:>9.{digits}f}" * 3 + " {:>9}\n"
     accuracy_fmt = "{:>{width}s} " + " {:>9.{digits}}" * 2 + " {:>9.{digits}f}" + " {:>9}\n"
-    for row in rows:
+    for previous, row in zip([None, *rows], rows, strict=False):
+        if previous is not None and previous.kind == "label" and row.kind == "average":
+            text += "\n"
         if row.kind == "accuracy":
             text += "\n" + accuracy_fmt.format(
                 row.name, "", "", row.f1, row.support, width=width, digits=digits
@@ -116,11 +132,33 @@ def to_html(report: ClassificationReport, title: str = "Classification report") 
         + f"<td>{row.support}</td></tr>"
         for row in summary_rows(report)
     )
-    header = "".join(f"<th>{esc(str(label))}</th>" for label in report.labels)
-    matrix_rows = "".join(
-        f"<tr><th>{esc(str(label))}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
-        for label, row in zip(report.labels, report.confusion_matrix.tolist(), strict=True)
-    )
+    if report.multilabel:
+        header = "<th>true positives</th><th>false positives</th><th>false negatives</th>"
+        header += "<th>true negatives</th>"
+        matrix_rows = "".join(
+            f"<tr><th>{esc(str(label))}</th><td>{tp}</td><td>{fp}</td><td>{fn}</td>"
+            f"<td>{tn}</td></tr>"
+            for label, ((tn, fp), (fn, tp)) in zip(
+                report.labels, report.confusion_matrix.tolist(), strict=True
+            )
+        )
+        matrix_note = "One row per label: how its yes/no decisions fared."
+        headline = (
+            f"Subset accuracy <strong>{report.accuracy:.4f}</strong> on "
+            f"{len_texts(report)} texts, micro-F1 <strong>{report.micro_avg['f1-score']:.4f}"
+            f"</strong>, macro-F1 <strong>{report.macro_avg['f1-score']:.4f}</strong>."
+        )
+    else:
+        header = "".join(f"<th>{esc(str(label))}</th>" for label in report.labels)
+        matrix_rows = "".join(
+            f"<tr><th>{esc(str(label))}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+            for label, row in zip(report.labels, report.confusion_matrix.tolist(), strict=True)
+        )
+        matrix_note = "Rows: true label; columns: predicted label."
+        headline = (
+            f"Accuracy <strong>{report.accuracy:.4f}</strong> on {sum(report.support)} texts, "
+            f"macro-F1 <strong>{report.macro_avg['f1-score']:.4f}</strong>."
+        )
     extra = "".join(f"<li>{esc(line)}</li>" for line in extra_scores(report))
     figures = []
     try:
@@ -131,7 +169,6 @@ def to_html(report: ClassificationReport, title: str = "Classification report") 
             figures.append(png_img_tag(report.plot_training_curves(), "training curves"))
     except ImportError:
         figures.append(f"<p>{esc(PLOT_HINT)}</p>")
-    total = sum(report.support)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>
@@ -139,14 +176,13 @@ def to_html(report: ClassificationReport, title: str = "Classification report") 
 </style></head>
 <body>
 <h1>{esc(title)}</h1>
-<p>Accuracy <strong>{report.accuracy:.4f}</strong> on {total} texts,
-macro-F1 <strong>{report.macro_avg["f1-score"]:.4f}</strong>.</p>
-<h2>Per class</h2>
+<p>{headline}</p>
+<h2>Per {"label" if report.multilabel else "class"}</h2>
 <table id="per-class"><thead><tr><th>label</th><th>precision</th><th>recall</th>
 <th>f1-score</th><th>support</th></tr></thead><tbody>{rows}</tbody></table>
 {"<ul>" + extra + "</ul>" if extra else ""}
 <h2>Confusion matrix</h2>
-<p>Rows: true label; columns: predicted label.</p>
+<p>{matrix_note}</p>
 <table id="confusion-matrix"><thead><tr><th></th>{header}</tr></thead>
 <tbody>{matrix_rows}</tbody></table>
 <h2>Figures</h2>

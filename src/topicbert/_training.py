@@ -39,6 +39,8 @@ class TrainingSettings:
     accumulation_steps: int
     n_iter_no_change: int | None
     verbose: int
+    multilabel: bool = False
+    """Per-label sigmoid loss on an indicator target instead of softmax over classes."""
 
 
 def _optimizer(model: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
@@ -55,6 +57,13 @@ def _optimizer(model: nn.Module, learning_rate: float, weight_decay: float) -> t
         {"params": no_decay, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=learning_rate)
+
+
+def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> int:
+    """Texts predicted right: the top class, or (multi-label) every label at logit 0."""
+    if targets.ndim == 2:
+        return int(((logits > 0) == (targets > 0.5)).all(dim=1).sum().item())
+    return int((logits.argmax(dim=1) == targets).sum().item())
 
 
 def train(
@@ -111,9 +120,16 @@ def train(
         optimizer, round(settings.warmup_ratio * total_steps), total_steps
     )
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    loss_fn = nn.CrossEntropyLoss(weight=class_weights, reduction="sum")
-    cpu_class_weights = None if class_weights is None else class_weights.cpu()
-    labels_t = torch.as_tensor(train_labels, dtype=torch.long)
+    loss_fn: nn.Module
+    if settings.multilabel:
+        # class_weights weigh each label's positives against its negatives
+        loss_fn = nn.BCEWithLogitsLoss(pos_weight=class_weights, reduction="sum")
+        labels_t = torch.as_tensor(train_labels, dtype=torch.float32)
+        cpu_class_weights = None
+    else:
+        loss_fn = nn.CrossEntropyLoss(weight=class_weights, reduction="sum")
+        labels_t = torch.as_tensor(train_labels, dtype=torch.long)
+        cpu_class_weights = None if class_weights is None else class_weights.cpu()
 
     history: list[dict[str, float]] = []
     best_loss = math.inf
@@ -151,7 +167,7 @@ def train(
                     loss = loss_fn(logits.float(), targets) / denominator
                     scaler.scale(loss / settings.accumulation_steps).backward()
                 batch_loss += loss.item()
-                correct += int((logits.argmax(dim=1) == targets).sum().item())
+                correct += count_correct(logits.detach(), targets)
             if step % settings.accumulation_steps == 0 or step == len(batches):
                 if settings.max_grad_norm is not None:
                     scaler.unscale_(optimizer)

@@ -54,7 +54,7 @@ _BBC_FILE = re.compile(r"(?:^|/)(business|entertainment|politics|sport|tech)/(\d
 
 TEXT_COLUMNS = ("text", "content", "article", "body", "document", "sentence")
 """Column names :func:`read_labeled_csv` recognises as holding the texts, by preference."""
-LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "target")
+LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "topics", "target")
 """Column names :func:`read_labeled_csv` recognises as holding the labels, by preference."""
 
 
@@ -100,8 +100,9 @@ def read_labeled_csv(
     *,
     text_column: str | None = None,
     label_column: str | None = None,
+    label_separator: str | None = None,
 ) -> pd.DataFrame:
-    """Read a CSV file of labelled texts.
+    """Read a CSV file of labelled texts, one label or a set of labels per text.
 
     Reads the BBC layout (``id,category,text``), the common ``category,text``
     layout and any file whose columns are named in ``TEXT_COLUMNS`` and
@@ -113,12 +114,24 @@ def read_labeled_csv(
         The CSV file (UTF-8).
     text_column, label_column : str, optional
         The columns holding the texts and the labels; detected when omitted.
+    label_separator : str, optional
+        Multi-label files: the separator between a text's labels (such as
+        ``"|"`` in ``grain|wheat|trade``). Each ``label`` is then a tuple of
+        labels in file order (an empty tuple for an empty cell), which
+        ``BertTopicClassifier.fit`` reads as label sets.
 
     Returns
     -------
     data : pandas.DataFrame
         Columns ``text`` and ``label``, one row per document, in file order.
         Rows whose text or label is missing are kept, so that the caller sees them.
+
+    Examples
+    --------
+    >>> from topicbert.datasets import read_labeled_csv
+    >>> data = read_labeled_csv("reuters.csv", label_separator="|")  # doctest: +SKIP
+    >>> data["label"][0]  # doctest: +SKIP
+    ('grain', 'wheat', 'trade')
     """
     import pandas as pd
 
@@ -134,8 +147,26 @@ def read_labeled_csv(
     label = label_column or detect_column(columns, LABEL_COLUMNS, "labels", path)
     if text == label:
         raise ValueError(f"The text and label columns are both {text!r}; name two columns.")
-    result: pd.DataFrame = pd.DataFrame({"text": frame[text], "label": frame[label]})
+    labels = frame[label]
+    if label_separator is not None:
+        if not isinstance(label_separator, str) or not label_separator:
+            raise ValueError(
+                f"label_separator must be a non-empty string; got {label_separator!r}."
+            )
+        separator = label_separator
+
+        def split_labels(cell: object) -> tuple[str, ...]:
+            parts = ("" if not isinstance(cell, str) else cell).split(separator)
+            return tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
+
+        labels = labels.map(split_labels)
+    result: pd.DataFrame = pd.DataFrame({"text": frame[text], "label": labels})
     return result
+
+
+def is_multilabel_frame(data: pd.DataFrame) -> bool:
+    """Whether a frame's ``label`` column holds label sets (tuples) rather than labels."""
+    return bool(len(data)) and all(isinstance(value, tuple) for value in data["label"])
 
 
 def drop_duplicate_texts(data: pd.DataFrame) -> pd.DataFrame:
@@ -178,7 +209,8 @@ def train_val_test_split(
     random_state : int, optional
         Seed of the shuffles.
     stratify : bool, default=True
-        Keep the label proportions in every part.
+        Keep the label proportions in every part (for label sets, each
+        label's share, by iterative stratification).
 
     Returns
     -------
@@ -192,19 +224,43 @@ def train_val_test_split(
             "val_size and test_size must be shares in [0, 1) that add up to less than 1; "
             f"got val_size={val_size}, test_size={test_size}."
         )
-    labels = data["label"] if stratify else None
-    rest, test = train_test_split(
-        data, test_size=test_size, random_state=random_state, stratify=labels
-    )
+
+    def split(frame: pd.DataFrame, size: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if stratify and is_multilabel_frame(frame):
+            return _multilabel_split(frame, size, random_state)
+        kept, held = train_test_split(
+            frame,
+            test_size=size,
+            random_state=random_state,
+            stratify=frame["label"] if stratify else None,
+        )
+        return kept, held
+
+    rest, test = split(data, test_size)
     if val_size == 0:
         return rest.reset_index(drop=True), data.iloc[:0].copy(), test.reset_index(drop=True)
-    train, val = train_test_split(
-        rest,
-        test_size=val_size / (1 - test_size),
-        random_state=random_state,
-        stratify=rest["label"] if stratify else None,
-    )
+    train, val = split(rest, val_size / (1 - test_size))
     return train.reset_index(drop=True), val.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def _multilabel_split(
+    frame: pd.DataFrame, size: float, random_state: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split label-set rows so that each label's share is kept in both parts.
+
+    Iterative stratification (Sechidis et al., 2011), from the
+    ``iterative-stratification`` package.
+    """
+    import numpy as np
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    indicator = MultiLabelBinarizer().fit_transform(frame["label"])
+    splitter = MultilabelStratifiedShuffleSplit(
+        n_splits=1, test_size=size, random_state=random_state
+    )
+    kept, held = next(splitter.split(np.zeros(len(frame)), indicator))
+    return frame.iloc[np.sort(kept)], frame.iloc[np.sort(held)]
 
 
 def _default_cache_dir() -> Path:
@@ -353,7 +409,11 @@ class DatasetSummary:
     missing : dict
         Missing values per column.
     label_counts : dict
-        Rows per label, most frequent first.
+        Rows per label, most frequent first (for label sets, the texts that
+        carry each label).
+    labels_per_text : dict
+        For label sets: how many texts carry 0, 1, 2, ... labels (label
+        cardinality); empty for single labels.
     word_lengths : list of int
         Words per text (texts that are present).
     token_lengths : list of int or None
@@ -371,6 +431,7 @@ class DatasetSummary:
     token_lengths: list[int] | None
     max_length: int
     n_duplicates: int
+    labels_per_text: dict[int, int] = field(default_factory=dict)
     _tokenizer_name: str = field(default="", repr=False)
 
     @property
@@ -385,7 +446,12 @@ class DatasetSummary:
 
         lines = [f"{self.n_rows} rows, {self.n_duplicates} duplicate texts"]
         lines.append("missing values: " + ", ".join(f"{k}={v}" for k, v in self.missing.items()))
-        lines.append("label counts:")
+        if self.labels_per_text:
+            texts = sum(self.labels_per_text.values())
+            mean = sum(k * v for k, v in self.labels_per_text.items()) / max(1, texts)
+            spread = ", ".join(f"{k}: {v}" for k, v in self.labels_per_text.items())
+            lines.append(f"labels per text: mean {mean:.2f} ({spread})")
+        lines.append("label counts:" if not self.labels_per_text else "texts per label:")
         width = max((len(str(label)) for label in self.label_counts), default=5)
         for label, count in self.label_counts.items():
             lines.append(f"  {label!s:<{width}}  {count:>6}  {count / self.n_rows:6.1%}")
@@ -483,11 +549,18 @@ def describe_dataset(
             name = getattr(tokenizer, "name_or_path", type(tokenizer).__name__)
         encoded = tokenizer(texts, truncation=False, verbose=False)["input_ids"]
         token_lengths = [len(ids) for ids in encoded]
-    counts = data["label"].value_counts(dropna=True)
+    labels_per_text: dict[int, int] = {}
+    if is_multilabel_frame(data):
+        counts = data["label"].explode().dropna().value_counts()
+        sizes = data["label"].map(len).value_counts().sort_index()
+        labels_per_text = {int(str(k)): int(v) for k, v in sizes.items()}
+    else:
+        counts = data["label"].value_counts(dropna=True)
     return DatasetSummary(
         n_rows=len(data),
         missing={str(column): int(count) for column, count in data.isna().sum().items()},
         label_counts={label: int(count) for label, count in counts.items()},
+        labels_per_text=labels_per_text,
         word_lengths=[len(text.split()) for text in texts],
         token_lengths=token_lengths,
         max_length=max_length,

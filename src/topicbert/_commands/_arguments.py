@@ -38,3 +38,8 @@ def add_columns(parser: argparse.ArgumentParser, *, labels: bool = True) -> None
     parser.add_argument("--text-column", help="column holding the texts (default: detected)")
     if labels:
         parser.add_argument("--label-column", help="column holding the labels (default: detected)")
+        parser.add_argument(
+            "--label-separator",
+            metavar="SEP",
+            help="the label column holds sets of labels separated by SEP, e.g. '|' (multi-label)",
+        )

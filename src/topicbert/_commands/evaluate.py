@@ -35,10 +35,15 @@ def run(args: argparse.Namespace) -> None:
     from topicbert.datasets import read_labeled_csv
 
     model = BertTopicClassifier.load(args.model)
-    data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
+    data = read_labeled_csv(
+        args.data,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        label_separator=args.label_separator,
+    )
     data = data.dropna()
     labels = data["label"].tolist()
-    if model.classes_.dtype.kind in "iu":
+    if model.classes_.dtype.kind in "iu" and args.label_separator is None:
         labels = [int(label) for label in labels]
     report = ClassificationReport.from_estimator(model, data["text"].tolist(), labels)
     print(report)

@@ -28,6 +28,12 @@ def add_parser(commands: Any) -> None:
     predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format")
     predict.add_argument("--output", type=Path, help="output file (default: standard output)")
 
+    predict.add_argument(
+        "--label-separator",
+        default="|",
+        metavar="SEP",
+        help="multi-label models: the separator between labels in CSV output (%(default)s)",
+    )
     predict.set_defaults(handler=run)
 
 
@@ -69,15 +75,32 @@ def run(args: argparse.Namespace) -> None:
         if args.output is not None:
             sink = files.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
         writer = csv.writer(sink, lineterminator="\n")
+        multilabel = model.target_kind_ != "single"
         if args.format == "csv":
-            writer.writerow(["label", *(f"p_{c}" for c in classes)])
+            writer.writerow(["labels" if multilabel else "label", *(f"p_{c}" for c in classes)])
         name = "standard input" if args.input == "-" else repr(args.input)
         texts = read_texts(source, is_csv, args.text_column, name)
         for proba in model.iter_predict_proba(texts):
-            for row in proba:
-                label = classes[int(row.argmax())]
+            decided = model._decide(proba)
+            for row, prediction in zip(proba, decided, strict=True):
+                if multilabel:
+                    labels = [
+                        str(c)
+                        for c, on in zip(classes, _flags(prediction, model), strict=True)
+                        if on
+                    ]
                 if args.format == "csv":
-                    writer.writerow([label, *(repr(float(p)) for p in row)])
+                    cell = args.label_separator.join(labels) if multilabel else str(prediction)
+                    writer.writerow([cell, *(repr(float(p)) for p in row)])
                 else:
                     probabilities = dict(zip(classes, map(float, row), strict=True))
-                    sink.write(json.dumps({"label": label, "probabilities": probabilities}) + "\n")
+                    key, value = ("labels", labels) if multilabel else ("label", str(prediction))
+                    sink.write(json.dumps({key: value, "probabilities": probabilities}) + "\n")
+
+
+def _flags(prediction: Any, model: Any) -> list[bool]:
+    """One bool per class: whether a multi-label prediction holds it."""
+    if model.target_kind_ == "indicator":
+        return [bool(v) for v in prediction]
+    chosen = set(prediction)
+    return [label in chosen for label in model.classes_.tolist()]

@@ -81,18 +81,33 @@ def add_parser(commands: Any) -> None:
     train.set_defaults(handler=run)
 
 
+def describe_labels(data: Any) -> str:
+    """How many labels a frame has (and, for label sets, how many per text)."""
+    from topicbert.datasets import is_multilabel_frame
+
+    if not is_multilabel_frame(data):
+        return f"{data['label'].nunique()} labels"
+    distinct = data["label"].explode().dropna().nunique()
+    return f"{distinct} labels, {data['label'].map(len).mean():.2f} per text"
+
+
 def run(args: argparse.Namespace) -> None:
     """Train, print the held-out report and save the model with it."""
     from topicbert import BertTopicClassifier, ClassificationReport
     from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
-    data = read_labeled_csv(args.data, text_column=args.text_column, label_column=args.label_column)
+    data = read_labeled_csv(
+        args.data,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        label_separator=args.label_separator,
+    )
     complete = data.dropna()
     unique = drop_duplicate_texts(complete)
     print(
         f"{args.data}: {len(data)} rows, {len(data) - len(complete)} with a missing value, "
         f"{len(complete) - len(unique)} duplicate texts removed, {len(unique)} used; "
-        f"{unique['label'].nunique()} labels"
+        f"{describe_labels(unique)}"
     )
     train, _, test = train_val_test_split(
         unique, val_size=0.0, test_size=args.test_size, random_state=args.random_state
@@ -132,7 +147,11 @@ def run(args: argparse.Namespace) -> None:
     print(report.format(digits=4))
     print(f"backbone: {clf.backbone_name_} on {clf.device_}")
     print(f"fit seconds: {fit_seconds:.1f}")
-    print(f"held-out accuracy: {report.accuracy:.4f}")
+    if report.multilabel:
+        print(f"held-out subset accuracy: {report.accuracy:.4f}")
+        print(f"held-out micro-F1: {report.micro_avg['f1-score']:.4f}")
+    else:
+        print(f"held-out accuracy: {report.accuracy:.4f}")
     print(f"held-out macro-F1: {report.macro_avg['f1-score']:.4f}")
     if callbacks:
         print(f"MLflow run: {callbacks[0].run_id} (experiment {args.track!r})")

@@ -60,6 +60,20 @@ class ModelService:
                 random_state=0,
             )
 
+    @property
+    def multilabel(self) -> bool:
+        """Whether the model predicts sets of labels."""
+        return str(getattr(self.model, "target_kind_", "single")) != "single"
+
+    def chosen_labels(self, proba: np.ndarray) -> list[list[str]]:
+        """Multi-label: the labels each row's probabilities give (thresholds applied)."""
+        decided = self.model._decide(proba)
+        if str(self.model.target_kind_) == "indicator":
+            return [
+                [str(c) for c, on in zip(self.classes, row, strict=True) if on] for row in decided
+            ]
+        return [[str(label) for label in row] for row in decided]
+
     def probabilities(self, row: np.ndarray) -> dict[str, float]:
         """One row of probabilities as ``{label: probability}``."""
         return {str(label): float(p) for label, p in zip(self.classes, row, strict=True)}

@@ -61,7 +61,10 @@ class TopicbertPyfuncModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name
 
     # No type hints on purpose: MLflow reads them as an input schema.
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        """Return labels, or probabilities with ``params={"predict_proba": True}``."""
+        """Return labels, or probabilities with ``params={"predict_proba": True}``.
+
+        A multi-label model returns each text's labels as a list of strings.
+        """
         import pandas as pd
 
         if isinstance(model_input, pd.DataFrame):
@@ -73,7 +76,13 @@ class TopicbertPyfuncModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name
             return pd.DataFrame(
                 self.model.predict_proba(texts), columns=[str(c) for c in self.model.classes_]
             )
-        return self.model.predict(texts)
+        predictions = self.model.predict(texts)
+        if getattr(self.model, "target_kind_", "single") == "collections":
+            return [[str(label) for label in labels] for labels in predictions]
+        if getattr(self.model, "target_kind_", "single") == "indicator":
+            classes = [str(c) for c in self.model.classes_]
+            return [[c for c, on in zip(classes, row, strict=True) if on] for row in predictions]
+        return predictions
 
 
 class MLflowCallback(Callback):
@@ -266,6 +275,16 @@ class MLflowCallback(Callback):
             ) from None
         owner = "MLflowCallback's eval_set"
         checked = check_texts(texts, owner=owner)
+        if estimator.target_kind_ != "single":
+            from topicbert._targets import as_indicator
+
+            try:
+                as_indicator(labels, estimator.target_kind_, estimator.classes_, len(checked))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{owner} holds labels the model is not trained on: {exc}"
+                ) from exc
+            return
         values = check_label_values(labels, len(checked), owner=owner)
         known = set(estimator.classes_.tolist())
         unknown = [label for label in dict.fromkeys(values.tolist()) if label not in known]
@@ -285,10 +304,11 @@ class MLflowCallback(Callback):
             saved = estimator.save(Path(tmp) / "topicbert")
             pyfunc_dir = Path(tmp) / "pyfunc"
             example = {"text": ["An example text."]}
+            output: Any = [str(estimator.classes_[0])]
+            if estimator.target_kind_ != "single":
+                output = [[str(estimator.classes_[0])]]  # a list of labels per text
             signature = infer_signature(
-                pd.DataFrame(example),
-                [str(estimator.classes_[0])],
-                params={"predict_proba": False},
+                pd.DataFrame(example), output, params={"predict_proba": False}
             )
             mlflow.pyfunc.save_model(
                 path=str(pyfunc_dir),
@@ -307,6 +327,10 @@ def _held_out_metrics(report: Any) -> list[Any]:
         "test_accuracy": report.accuracy,
         "test_macro_f1": report.macro_avg["f1-score"],
     }
+    if report.multilabel:  # accuracy is the subset accuracy
+        values["test_micro_f1"] = report.micro_avg["f1-score"]
+        values["test_samples_f1"] = report.samples_avg["f1-score"]
+        values["test_hamming_loss"] = report.hamming_loss
     if report.log_loss is not None:
         values["test_log_loss"] = report.log_loss
     return [Metric(key, float(value), now, 0) for key, value in values.items()]

@@ -11,7 +11,8 @@ Routes:
 - ``GET /``: a page with a text box; the form posts back and shows the
   predicted topic, every class's probability and, on request, the explanation.
 - ``POST /api/predict`` with ``{"texts": [...]}``: each text's label and
-  probabilities.
+  probabilities; for a multi-label model, each text's ``labels`` (every
+  label over its threshold) and every label's probability.
 - ``POST /api/explain`` with ``{"text": "...", "method": "lime"}``: word weights.
 - ``GET /healthz``: ``{"status": "ok", ...}``.
 
@@ -167,6 +168,13 @@ def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: 
     def api_predict() -> Any:
         texts = check_texts(json_object(request.get_json(silent=True)), max_texts, max_chars)
         proba = service.predict_proba(texts)
+        if service.multilabel:
+            return jsonify(
+                predictions=[
+                    {"labels": labels, "probabilities": service.probabilities(row)}
+                    for labels, row in zip(service.chosen_labels(proba), proba, strict=True)
+                ]
+            )
         return jsonify(
             predictions=[
                 {
@@ -217,8 +225,12 @@ def _register_page(app: Flask, service: ModelService, max_chars: int) -> None:
                 check_text(text, "The text", max_chars)
                 row = service.predict_proba([text])[0]
                 order = np.argsort(-row, kind="stable")
+                label = service.classes[int(order[0])]
+                if service.multilabel:
+                    label = ", ".join(service.chosen_labels(row[None, :])[0]) or "none"
                 context["result"] = {
-                    "label": service.classes[int(order[0])],
+                    "label": label,
+                    "heading": "Topics" if service.multilabel else "Topic",
                     "ranked": [(service.classes[int(i)], float(row[i])) for i in order],
                 }
                 if context["explain"]:

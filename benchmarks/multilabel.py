@@ -1,0 +1,147 @@
+"""Reuters-21578 (ModApte training file, 90 topics): multi-label topics against TF-IDF.
+
+One run, one machine. The de-duplicated file is split once, by iterative
+stratification (``random_state=42``), into a training part (80%) and a
+held-out part (20%) that no system sees before it is scored; thresholds are
+tuned on data taken from the training part only (cross-validated predictions
+or the estimator's own validation split). Systems:
+
+1. TF-IDF (1-2 grams, sublinear tf) + one-vs-rest LinearSVC, labels where the
+   decision value is positive;
+2. the same with per-label thresholds tuned on 3-fold cross-validated,
+   calibrated probabilities of the training part;
+3. ``BertTopicClassifier(freeze_backbone=True, threshold="tune")``;
+4. ``BertTopicClassifier(threshold="tune")`` fine-tuned with the defaults.
+
+Reported: micro-F1, macro-F1, samples-F1, subset accuracy, fit seconds and
+docs/s of prediction on the held-out part; raw JSON under
+``benchmarks/results/``.
+
+    python benchmarks/multilabel.py [--skip finetune]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import write
+from topicbert import BertTopicClassifier, evaluate_report
+from topicbert._thresholds import apply_thresholds, tune_thresholds
+from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "reuters-21578-modapte-train.csv.gz"
+SYSTEMS = ("tfidf", "tfidf-tuned", "frozen", "finetune")
+
+
+def scores(truth: list[tuple[str, ...]], predicted: Any, classes: list[str]) -> dict[str, float]:
+    report = evaluate_report(truth, predicted, labels=classes)
+    return {
+        "micro_f1": report.micro_avg["f1-score"],
+        "macro_f1": report.macro_avg["f1-score"],
+        "samples_f1": report.samples_avg["f1-score"],
+        "subset_accuracy": report.accuracy,
+        "hamming_loss": float(report.hamming_loss or 0.0),
+    }
+
+
+def tfidf_systems(train: Any, test: Any, classes: list[str]) -> dict[str, Any]:
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.preprocessing import MultiLabelBinarizer
+    from sklearn.svm import LinearSVC
+
+    binarizer = MultiLabelBinarizer(classes=classes)
+    y_train = binarizer.fit_transform(train["label"])
+    results: dict[str, Any] = {}
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    x_train = vectorizer.fit_transform(train["text"])
+    svc = OneVsRestClassifier(LinearSVC(C=1.0)).fit(x_train, y_train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    decisions = svc.decision_function(vectorizer.transform(test["text"]))
+    seconds = time.perf_counter() - started
+    predicted = (decisions > 0).astype(int)
+    results["tfidf"] = {
+        **scores(list(test["label"]), predicted, classes),
+        "fit_seconds": fit_seconds,
+        "docs_per_second": len(test) / seconds,
+    }
+
+    started = time.perf_counter()
+    calibrated = OneVsRestClassifier(CalibratedClassifierCV(LinearSVC(C=1.0), cv=3))
+    out_of_fold = cross_val_predict(
+        calibrated, x_train, y_train, cv=KFold(3, shuffle=True, random_state=0),
+        method="predict_proba",
+    )  # fmt: skip
+    _, thresholds = tune_thresholds(out_of_fold, y_train)
+    calibrated.fit(x_train, y_train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    proba = calibrated.predict_proba(vectorizer.transform(test["text"]))
+    seconds = time.perf_counter() - started
+    results["tfidf-tuned"] = {
+        **scores(list(test["label"]), apply_thresholds(proba, thresholds, 0), classes),
+        "fit_seconds": fit_seconds,
+        "docs_per_second": len(test) / seconds,
+    }
+    return results
+
+
+def bert_system(train: Any, test: Any, classes: list[str], **params: Any) -> dict[str, Any]:
+    clf = BertTopicClassifier(labels=classes, threshold="tune", random_state=0, **params)
+    started = time.perf_counter()
+    clf.fit(train["text"].tolist(), list(train["label"]))
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = clf.predict(test["text"].tolist())
+    seconds = time.perf_counter() - started
+    return {
+        **scores(list(test["label"]), predicted, classes),
+        "fit_seconds": fit_seconds,
+        "docs_per_second": len(test) / seconds,
+        "params": {"threshold": "tune", **params},
+        "history": clf.history_,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip", nargs="*", default=[], choices=SYSTEMS)
+    args = parser.parse_args()
+
+    data = drop_duplicate_texts(read_labeled_csv(DATA, label_separator="|"))
+    train, _, test = train_val_test_split(data, test_size=0.2, random_state=42)
+    classes = sorted({label for labels in data["label"] for label in labels})
+    print(f"Reuters: {len(train)} training and {len(test)} held-out wires, {len(classes)} topics")
+    results: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}
+    if "tfidf" not in args.skip:
+        results.update(tfidf_systems(train, test, classes))
+    if "frozen" not in args.skip:
+        results["frozen"] = bert_system(train, test, classes, freeze_backbone=True)
+    if "finetune" not in args.skip:
+        results["finetune"] = bert_system(train, test, classes)
+
+    print(f"\n{'system':<14}{'micro-F1':>9}{'macro-F1':>9}{'samples':>9}{'subset':>8}"
+          f"{'fit s':>8}{'docs/s':>8}")  # fmt: skip
+    for name in SYSTEMS:
+        if name in results:
+            r = results[name]
+            print(
+                f"{name:<14}{r['micro_f1']:>9.4f}{r['macro_f1']:>9.4f}{r['samples_f1']:>9.4f}"
+                f"{r['subset_accuracy']:>8.4f}{r['fit_seconds']:>8.0f}{r['docs_per_second']:>8.0f}"
+            )
+    write("multilabel-reuters", results)
+
+
+if __name__ == "__main__":
+    main()
