@@ -8,8 +8,8 @@ or the estimator's own validation split). Systems:
 
 1. TF-IDF (1-2 grams, sublinear tf) + one-vs-rest LinearSVC, labels where the
    decision value is positive;
-2. the same with per-label thresholds tuned on 3-fold cross-validated,
-   calibrated probabilities of the training part;
+2. the same with per-label thresholds tuned on 3-fold cross-validated
+   decision values of the training part;
 3. ``BertTopicClassifier(freeze_backbone=True, threshold="tune")``;
 4. ``BertTopicClassifier(threshold="tune")`` fine-tuned with the defaults.
 
@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,8 +52,13 @@ def scores(truth: list[tuple[str, ...]], predicted: Any, classes: list[str]) -> 
     }
 
 
+def squash(decisions: np.ndarray) -> np.ndarray:
+    """Decision values into (0, 1), order kept."""
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-decisions))
+    return result
+
+
 def tfidf_systems(train: Any, test: Any, classes: list[str]) -> dict[str, Any]:
-    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.model_selection import KFold, cross_val_predict
     from sklearn.multiclass import OneVsRestClassifier
@@ -77,22 +84,20 @@ def tfidf_systems(train: Any, test: Any, classes: list[str]) -> dict[str, Any]:
         "docs_per_second": len(test) / seconds,
     }
 
+    # tuned: per-label thresholds on 3-fold cross-validated decision values of the
+    # training part, squashed by a logistic (monotone: the same choices) into (0, 1)
     started = time.perf_counter()
-    calibrated = OneVsRestClassifier(CalibratedClassifierCV(LinearSVC(C=1.0), cv=3))
     out_of_fold = cross_val_predict(
-        calibrated, x_train, y_train, cv=KFold(3, shuffle=True, random_state=0),
-        method="predict_proba",
+        OneVsRestClassifier(LinearSVC(C=1.0)), x_train, y_train,
+        cv=KFold(3, shuffle=True, random_state=0), method="decision_function",
     )  # fmt: skip
-    _, thresholds = tune_thresholds(out_of_fold, y_train)
-    calibrated.fit(x_train, y_train)
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    proba = calibrated.predict_proba(vectorizer.transform(test["text"]))
-    seconds = time.perf_counter() - started
+    _, thresholds = tune_thresholds(squash(out_of_fold), y_train)
+    fit_seconds += time.perf_counter() - started
     results["tfidf-tuned"] = {
-        **scores(list(test["label"]), apply_thresholds(proba, thresholds, 0), classes),
+        **scores(list(test["label"]), apply_thresholds(squash(decisions), thresholds, 0), classes),
         "fit_seconds": fit_seconds,
-        "docs_per_second": len(test) / seconds,
+        "docs_per_second": results["tfidf"]["docs_per_second"],
+        "thresholds": thresholds.tolist(),
     }
     return results
 
@@ -120,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = drop_duplicate_texts(read_labeled_csv(DATA, label_separator="|"))
-    train, _, test = train_val_test_split(data, test_size=0.2, random_state=42)
+    train, _, test = train_val_test_split(data, val_size=0.0, test_size=0.2, random_state=42)
     classes = sorted({label for labels in data["label"] for label in labels})
     print(f"Reuters: {len(train)} training and {len(test)} held-out wires, {len(classes)} topics")
     results: dict[str, Any] = {"n_train": len(train), "n_test": len(test)}

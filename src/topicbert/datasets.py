@@ -35,6 +35,7 @@ __all__ = [
     "describe_dataset",
     "detect_column",
     "drop_duplicate_texts",
+    "is_multilabel_frame",
     "load_bbc",
     "read_labeled_csv",
     "train_val_test_split",
