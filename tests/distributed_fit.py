@@ -52,11 +52,19 @@ def skew_validation_loss() -> None:
 def main() -> None:
     tiny_bert, out = Path(sys.argv[1]), Path(sys.argv[2])
     skewed = sys.argv[3:] == ["skewed"]
+    multilabel = sys.argv[3:] == ["multilabel"]
     texts, labels = make_corpus(40, seed=1)
+    if multilabel:  # label sets: each topic, plus "long" for longer texts
+        labels = [
+            (label, "long") if len(text) > 100 else (label,)
+            for text, label in zip(texts, labels, strict=True)
+        ]
     held_out, _ = make_corpus(15, seed=2)
     if skewed and int(os.environ["RANK"]) == 1:
         skew_validation_loss()
-    settings = {"epochs": 6, "early_stopping": True, "n_iter_no_change": 1} if skewed else {}
+    settings: dict = {"epochs": 6, "early_stopping": True, "n_iter_no_change": 1} if skewed else {}
+    if multilabel:
+        settings = {"threshold": "tune", "early_stopping": True, "n_iter_no_change": 2}
     clf = BertTopicClassifier(
         backbone=str(tiny_bert),
         max_length=64,
@@ -73,6 +81,8 @@ def main() -> None:
     save_file(state, str(out / f"weights-rank{rank}.safetensors"))
     np.save(out / f"proba-rank{rank}.npy", clf.predict_proba(held_out))
     (out / f"history-rank{rank}.json").write_text(json.dumps(clf.history_))
+    if multilabel:
+        np.save(out / f"thresholds-rank{rank}.npy", clf.thresholds_)
     clf.save(out / "model")  # only rank 0 writes
     dist.barrier()
     dist.destroy_process_group()

@@ -84,3 +84,16 @@ def test_matches_a_single_process_fit(ddp_run: Path, tiny_bert: Path, corpus) ->
     assert (classes[ddp_proba.argmax(axis=1)] == labels).mean() >= 0.9
     assert (classes[single_proba.argmax(axis=1)] == labels).mean() >= 0.9
     assert np.abs(ddp_proba - single_proba).mean() < 0.15
+
+
+def test_multilabel_fits_the_same_on_every_rank(tiny_bert: Path, tmp_path: Path) -> None:
+    run_two_ranks(tiny_bert, tmp_path, "multilabel", timeout=180)
+    rank0 = load_file(tmp_path / "weights-rank0.safetensors")
+    rank1 = load_file(tmp_path / "weights-rank1.safetensors")
+    for name in rank0:
+        assert (rank0[name] == rank1[name]).all(), name
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "thresholds-rank0.npy"), np.load(tmp_path / "thresholds-rank1.npy")
+    )
+    proba = np.load(tmp_path / "proba-rank0.npy")
+    assert proba.shape[1] == 4 and not np.allclose(proba.sum(axis=1), 1.0)

@@ -377,3 +377,25 @@ def test_explain_one_chosen_label_or_the_predicted_ones(ml_fitted: BertTopicClas
     assert list(chosen.weights) == ["tech"]
     words = dict(explanation.as_list(predicted[0]))
     assert words  # the words for and against the first predicted label
+
+
+def test_tune_set_after_fitting_asks_for_a_refit(ml_fitted: BertTopicClassifier) -> None:
+    copy = pickle.loads(pickle.dumps(ml_fitted))
+    copy.set_params(threshold="tune")
+    with pytest.raises(ValueError, match="fit again, or set a probability"):
+        copy.predict(["the team won"])
+
+
+def test_the_multilabel_head_is_one_logistic_regression_per_label() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from topicbert._frozen_head import _logistic_regressions
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 12))
+    targets = (x @ rng.standard_normal((12, 4)) + rng.standard_normal((300, 4)) > 1).astype(float)
+    coef, intercept = _logistic_regressions(x, targets, 0.5, None)
+    ours = 1 / (1 + np.exp(-(x @ coef.T + intercept)))
+    for label in range(4):
+        reference = LogisticRegression(C=0.5, tol=1e-8, max_iter=5000).fit(x, targets[:, label])
+        np.testing.assert_allclose(ours[:, label], reference.predict_proba(x)[:, 1], atol=2e-3)

@@ -13,14 +13,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from topicbert._validation import (
-    CLASS_WEIGHTS,
     DEFAULT_MAX_LENGTH,
-    LONG_TEXT_STRATEGIES,
-    POOLINGS,
-    PRECISIONS,
-    check_bool,
+    check_classifier_params,
     check_number,
-    check_option,
     check_texts,
 )
 
@@ -271,58 +266,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
-        check_number("max_length", self.max_length, int, 2, None)
-        check_number("batch_size", self.batch_size, int, 1, None)
-        check_number("epochs", self.epochs, int, 1, None)
-        check_number("learning_rate", self.learning_rate, float, 0, None, closed="right")
-        check_number("weight_decay", self.weight_decay, float, 0, None)
-        check_number("warmup_ratio", self.warmup_ratio, float, 0, 1)
-        check_number("dropout", self.dropout, float, 0, 1, closed="left")
-        check_number(
-            "attention_dropout", self.attention_dropout, float, 0, 1, closed="left", allow_none=True
-        )
-        check_number(
-            "max_grad_norm", self.max_grad_norm, float, 0, None, closed="right", allow_none=True
-        )
-        check_number("accumulation_steps", self.accumulation_steps, int, 1, None)
-        check_number("validation_fraction", self.validation_fraction, float, 0, 1, closed="neither")
-        check_number("n_iter_no_change", self.n_iter_no_change, int, 1, None)
-        if not isinstance(self.verbose, bool):  # verbose=True/False reads naturally
-            check_number("verbose", self.verbose, int, 0, None)
-        check_number("max_chunks", self.max_chunks, int, 1, None)
-        check_option("pooling", self.pooling, POOLINGS)
-        check_option("long_text", self.long_text, LONG_TEXT_STRATEGIES)
-        check_option("class_weight", self.class_weight, CLASS_WEIGHTS)
-        check_option("precision", self.precision, PRECISIONS)
-        check_bool("freeze_backbone", self.freeze_backbone)
-        if not isinstance(self.multilabel, bool) and not (
-            isinstance(self.multilabel, str) and self.multilabel == "auto"
-        ):
-            raise ValueError(
-                "The 'multilabel' parameter of BertTopicClassifier must be 'auto', True or "
-                f"False. Got {self.multilabel!r} instead."
-            )
-        if not (isinstance(self.threshold, str) and self.threshold == "tune"):
-            check_number("threshold", self.threshold, float, 0, 1, closed="neither")
-        if isinstance(self.min_labels, bool) or self.min_labels not in (0, 1):
-            raise ValueError(
-                "The 'min_labels' parameter of BertTopicClassifier must be 0 or 1. "
-                f"Got {self.min_labels!r} instead."
-            )
-        check_bool("early_stopping", self.early_stopping)
-        if not isinstance(self.device, str):
-            raise TypeError(
-                "The 'device' parameter of BertTopicClassifier must be a str such as 'auto', "
-                f"'cpu' or 'cuda:0'. Got {type(self.device).__name__} instead."
-            )
-        callbacks: object = self.callbacks
-        if callbacks is not None and (
-            isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence)
-        ):
-            raise TypeError(
-                "The 'callbacks' parameter of BertTopicClassifier must be a list of callbacks "
-                f"or None. Got {type(callbacks).__name__} instead."
-            )
+        check_classifier_params(self.get_params(deep=False))
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> BertTopicClassifier:
@@ -699,11 +643,15 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._targets import decode
         from topicbert._thresholds import apply_thresholds
 
-        thresholds = (
-            self.thresholds_
-            if self.threshold == "tune" and self.thresholds_ is not None
-            else np.full(len(self.classes_), float(self.threshold))
-        )
+        if isinstance(self.threshold, str):
+            if self.thresholds_ is None:
+                raise ValueError(
+                    "threshold='tune' was set after this model was fitted, so no thresholds "
+                    "were learnt; fit again, or set a probability such as threshold=0.5."
+                )
+            thresholds = self.thresholds_
+        else:
+            thresholds = np.full(len(self.classes_), float(self.threshold))
         return decode(
             apply_thresholds(proba, thresholds, self.min_labels), self.target_kind_, self.classes_
         )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -186,3 +187,58 @@ def label_array(values: list[Any]) -> np.ndarray:
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
+
+
+def check_classifier_params(params: Mapping[str, Any]) -> None:
+    """Check every parameter of ``BertTopicClassifier`` (its ``get_params()``)."""
+    p = SimpleNamespace(**params)
+    check_number("max_length", p.max_length, int, 2, None)
+    check_number("batch_size", p.batch_size, int, 1, None)
+    check_number("epochs", p.epochs, int, 1, None)
+    check_number("learning_rate", p.learning_rate, float, 0, None, closed="right")
+    check_number("weight_decay", p.weight_decay, float, 0, None)
+    check_number("warmup_ratio", p.warmup_ratio, float, 0, 1)
+    check_number("dropout", p.dropout, float, 0, 1, closed="left")
+    check_number(
+        "attention_dropout", p.attention_dropout, float, 0, 1, closed="left", allow_none=True
+    )
+    check_number("max_grad_norm", p.max_grad_norm, float, 0, None, closed="right", allow_none=True)
+    check_number("accumulation_steps", p.accumulation_steps, int, 1, None)
+    check_number("validation_fraction", p.validation_fraction, float, 0, 1, closed="neither")
+    check_number("n_iter_no_change", p.n_iter_no_change, int, 1, None)
+    if not isinstance(p.verbose, bool):  # verbose=True/False reads naturally
+        check_number("verbose", p.verbose, int, 0, None)
+    check_number("max_chunks", p.max_chunks, int, 1, None)
+    check_option("pooling", p.pooling, POOLINGS)
+    check_option("long_text", p.long_text, LONG_TEXT_STRATEGIES)
+    check_option("class_weight", p.class_weight, CLASS_WEIGHTS)
+    check_option("precision", p.precision, PRECISIONS)
+    check_bool("freeze_backbone", p.freeze_backbone)
+    if not isinstance(p.multilabel, bool) and not (
+        isinstance(p.multilabel, str) and p.multilabel == "auto"
+    ):
+        raise ValueError(
+            "The 'multilabel' parameter of BertTopicClassifier must be 'auto', True or "
+            f"False. Got {p.multilabel!r} instead."
+        )
+    if not (isinstance(p.threshold, str) and p.threshold == "tune"):
+        check_number("threshold", p.threshold, float, 0, 1, closed="neither")
+    if isinstance(p.min_labels, bool) or p.min_labels not in (0, 1):
+        raise ValueError(
+            "The 'min_labels' parameter of BertTopicClassifier must be 0 or 1. "
+            f"Got {p.min_labels!r} instead."
+        )
+    check_bool("early_stopping", p.early_stopping)
+    if not isinstance(p.device, str):
+        raise TypeError(
+            "The 'device' parameter of BertTopicClassifier must be a str such as 'auto', "
+            f"'cpu' or 'cuda:0'. Got {type(p.device).__name__} instead."
+        )
+    callbacks: object = p.callbacks
+    if callbacks is not None and (
+        isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Sequence)
+    ):
+        raise TypeError(
+            "The 'callbacks' parameter of BertTopicClassifier must be a list of callbacks "
+            f"or None. Got {type(callbacks).__name__} instead."
+        )
