@@ -326,11 +326,13 @@ def test_the_command_line_trains_evaluates_and_predicts_label_sets(
     trained = run(
         "train", str(data), "--label-separator", "|", "--backbone", str(tiny_bert),
         "--epochs", "4", "--learning-rate", "3e-3", "--max-length", "64", "--device", "cpu",
-        "--out", str(model), "--quiet",
+        "--out", str(model), "--quiet", "--threshold", "tune", "--min-labels", "1",
     )  # fmt: skip
     assert trained.returncode == 0, trained.stderr
     assert "3 labels, 1.3" in trained.stdout or "3 labels, 1.2" in trained.stdout
     assert "held-out micro-F1:" in trained.stdout and "samples avg" in trained.stdout
+    saved = BertTopicClassifier.load(model)
+    assert saved.threshold == "tune" and saved.thresholds_ is not None and saved.min_labels == 1
     evaluated = run(
         "evaluate", str(model), str(data), "--label-separator", "|",
         "--report-dir", str(tmp_path / "report"),
@@ -343,6 +345,7 @@ def test_the_command_line_trains_evaluates_and_predicts_label_sets(
     assert predicted.returncode == 0, predicted.stderr
     rows = [json.loads(line) for line in predicted.stdout.splitlines()]
     assert len(rows) == 5 and all(set(row) == {"labels", "probabilities"} for row in rows)
+    assert all(row["labels"] for row in rows)  # --min-labels 1: never an empty set
     assert all(set(row["labels"]) <= set(TOPICS) for row in rows)
     as_csv = run("predict", str(model), str(texts_file))
     header, *lines = as_csv.stdout.splitlines()

@@ -28,6 +28,18 @@ def share(text: str) -> float:
     return value
 
 
+def threshold(text: str) -> float | str:
+    """An argparse type: ``tune`` or a probability strictly between 0 and 1."""
+    if text == "tune":
+        return text
+    try:
+        return share(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'tune' or a probability between 0 and 1, got {text!r}"
+        ) from None
+
+
 def add_model(parser: argparse.ArgumentParser) -> None:
     """The saved model a command reads."""
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")

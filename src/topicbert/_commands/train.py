@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from topicbert._commands._arguments import add_columns, positive_int, share
+from topicbert._commands._arguments import add_columns, positive_int, share, threshold
 from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
 
 
@@ -61,6 +61,20 @@ def add_parser(commands: Any) -> None:
         "--early-stopping",
         action="store_true",
         help="hold out part of the training data and stop when its loss stops improving",
+    )
+    train.add_argument(
+        "--threshold",
+        type=threshold,
+        default=defaults["threshold"],
+        help="multi-label: the probability from which a label is given, or 'tune' to learn "
+        "one per label on held-out training texts (default: %(default)s)",
+    )
+    train.add_argument(
+        "--min-labels",
+        type=int,
+        choices=(0, 1),
+        default=defaults["min_labels"],
+        help="multi-label: 1 gives every text at least its most probable label (default: 0)",
     )
     train.add_argument(
         "--test-size", type=share, default=0.2, help="held-out share (default: %(default)s)"
@@ -135,6 +149,8 @@ def run(args: argparse.Namespace) -> None:
         epochs=args.epochs,
         learning_rate=args.learning_rate,
         early_stopping=args.early_stopping,
+        threshold=args.threshold,
+        min_labels=args.min_labels,
         device=args.device,
         random_state=args.random_state,
         verbose=0 if args.quiet else 1,
