@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._results import write
 from benchmarks.explain_quality import deletion_drops
 from topicbert import BertTopicClassifier, explain
 from topicbert.datasets import (
@@ -136,6 +137,12 @@ def main() -> None:
             f"{name:<40}{mean:>15.2f}{np.mean(seconds[baseline]) / mean:>9.1f}x{difference:>10.1e}"
         )
     print("max |dw|: largest difference from the tutorial's word weights")
+    figures: dict[str, object] = {
+        "articles": len(articles),
+        "max_length": clf.max_length,
+        "test_accuracy": accuracy,
+        "seconds_per_explanation": {name: float(np.mean(seconds[name])) for name in models},
+    }
 
     texts = test["text"].tolist()[: args.faithfulness]
     print(f"\ndeletion check on {len(texts)} test articles, k=5 words")
@@ -143,8 +150,10 @@ def main() -> None:
     for method in ("lime", "occlusion"):
         started = time.perf_counter()
         explained, random = deletion_drops(clf, texts, method=method)
-        seconds = time.perf_counter() - started
-        print(f"{method:<12}{explained:>12.4f}{random:>15.4f}{seconds:>10.0f}")
+        elapsed = time.perf_counter() - started
+        print(f"{method:<12}{explained:>12.4f}{random:>15.4f}{elapsed:>10.0f}")
+        figures[f"deletion_{method}"] = {"top_k": explained, "random_k": random, "seconds": elapsed}
+    write("explain", figures)
 
 
 if __name__ == "__main__":
