@@ -431,9 +431,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         class_weights = None
         multilabel = y_index.ndim == 2
         if self.class_weight == "balanced" and multilabel:
-            from topicbert._frozen_head import _positive_weights
+            from topicbert._targets import positive_weights
 
-            pos_weight = _positive_weights(y_index[train_index]).astype(np.float32)
+            pos_weight = positive_weights(y_index[train_index]).astype(np.float32)
             class_weights = torch.as_tensor(pos_weight, device=self.device_)
         elif self.class_weight == "balanced":
             from sklearn.utils.class_weight import compute_class_weight
@@ -687,7 +687,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
 
         texts = check_texts(X, owner="BertTopicClassifier.score")
-        truth = as_indicator(y, self.target_kind_, self.classes_, len(texts))
+        truth = as_indicator(y, self.classes_, len(texts))
         predicted = self.predict(texts)
         if self.target_kind_ == "collections":
             predicted = binarize(predicted, self.classes_, where="the prediction")

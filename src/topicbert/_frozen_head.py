@@ -10,9 +10,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from topicbert._inference import InferenceSettings, embed_cached, log_loss_and_accuracy
+from topicbert._inference import InferenceSettings, embed_cached, log_loss_and_accuracy, sigmoid
 from topicbert._model import TopicModel
+from topicbert._targets import positive_weights
 from topicbert._tokenizing import Document
+
+C_GRID = np.logspace(-4, 2, 7)
+"""Inverse regularisation strengths tried for the head, as in LogisticRegression."""
 
 
 def head_logits(classifier: nn.Linear, vectors: np.ndarray) -> np.ndarray:
@@ -55,8 +59,6 @@ def fit_head(
     training documents at the chosen ``C`` are returned, for tuning
     thresholds. Single-label fits return None.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
     started = time.perf_counter()
@@ -65,52 +67,16 @@ def fit_head(
     x_train, y_train = features[train_index], labels[train_index]
     scaler = StandardScaler().fit(x_train)
     x_scaled = scaler.transform(x_train)
-    out_of_fold = None
     if labels.ndim == 2:
         coef, intercept, chosen_c, out_of_fold = fit_multilabel_head(
             x_scaled, y_train, balanced=balanced, seed=seed
         )
-        _fold_into(model.classifier, coef, intercept, scaler.mean_, scaler.scale_)
-        model.eval()
-        _report(
-            model,
-            features,
-            labels,
-            train_index,
-            valid_index,
-            chosen_c,
-            started,
-            inference,
-            on_epoch_end,
-        )
-        return out_of_fold
-    folds = min(5, int(np.bincount(y_train)[np.unique(y_train)].min()))
-    class_weight = "balanced" if balanced else None
-    head = LogisticRegression(C=1.0, class_weight=class_weight, max_iter=2000)
-    chosen_c = 1.0
-    if folds >= 2:  # otherwise too few texts per class to cross-validate
-        search = GridSearchCV(
-            head,
-            {"C": np.logspace(-4, 2, 7).tolist()},
-            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
-            scoring="neg_log_loss",
-        )
-        search.fit(x_scaled, y_train)
-        head, chosen_c = search.best_estimator_, float(search.best_params_["C"])
     else:
-        head.fit(x_scaled, y_train)
-
-    n_classes = model.classifier.out_features
-    coef = np.asarray(head.coef_, dtype=np.float64)
-    intercept = np.asarray(head.intercept_, dtype=np.float64)
-    if coef.shape[0] == 1:  # binary: softmax([0, z]) is sigmoid(z)
-        coef = np.vstack([np.zeros_like(coef), coef])
-        intercept = np.concatenate([[0.0], intercept])
-    full_coef = np.zeros((n_classes, features.shape[1]))
-    full_intercept = np.full(n_classes, intercept.min() - 30.0)  # absent classes stay improbable
-    full_coef[head.classes_] = coef
-    full_intercept[head.classes_] = intercept
-    _fold_into(model.classifier, full_coef, full_intercept, scaler.mean_, scaler.scale_)
+        coef, intercept, chosen_c = _fit_multiclass_head(
+            x_scaled, y_train, model.classifier.out_features, balanced=balanced, seed=seed
+        )
+        out_of_fold = None
+    _fold_into(model.classifier, coef, intercept, scaler.mean_, scaler.scale_)
     model.eval()
     _report(
         model,
@@ -123,7 +89,45 @@ def fit_head(
         inference,
         on_epoch_end,
     )
-    return None
+    return out_of_fold
+
+
+def _fit_multiclass_head(
+    x: np.ndarray, y: np.ndarray, n_classes: int, *, balanced: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Multinomial LogisticRegression with ``C`` chosen by stratified CV (log-loss).
+
+    Returns coefficients and intercepts for all ``n_classes`` (classes absent
+    from ``y`` get zero weights and a very low intercept) and the chosen ``C``.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    folds = min(5, int(np.bincount(y)[np.unique(y)].min()))
+    class_weight = "balanced" if balanced else None
+    head = LogisticRegression(C=1.0, class_weight=class_weight, max_iter=2000)
+    chosen_c = 1.0
+    if folds >= 2:  # otherwise too few texts per class to cross-validate
+        search = GridSearchCV(
+            head,
+            {"C": C_GRID.tolist()},
+            cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+            scoring="neg_log_loss",
+        )
+        search.fit(x, y)
+        head, chosen_c = search.best_estimator_, float(search.best_params_["C"])
+    else:
+        head.fit(x, y)
+    coef = np.asarray(head.coef_, dtype=np.float64)
+    intercept = np.asarray(head.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # binary: softmax([0, z]) is sigmoid(z)
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    full_coef = np.zeros((n_classes, x.shape[1]))
+    full_intercept = np.full(n_classes, intercept.min() - 30.0)  # absent classes stay improbable
+    full_coef[head.classes_] = coef
+    full_intercept[head.classes_] = intercept
+    return full_coef, full_intercept, chosen_c
 
 
 def _fold_into(
@@ -166,18 +170,6 @@ def _report(
     if inference.verbose:
         tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
     on_epoch_end(record)
-
-
-C_GRID = np.logspace(-4, 2, 7)
-"""Inverse regularisation strengths tried for the head, as in LogisticRegression."""
-
-
-def _positive_weights(targets: np.ndarray) -> np.ndarray:
-    """Each label's negatives per positive (1 where a label has no positives)."""
-    positives = targets.sum(axis=0)
-    negatives = len(targets) - positives
-    weights: np.ndarray = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
-    return weights
 
 
 def _logistic_regressions(
@@ -228,7 +220,7 @@ def fit_multilabel_head(
     """
     from sklearn.model_selection import KFold
 
-    pos_weight = _positive_weights(targets) if balanced else None
+    pos_weight = positive_weights(targets) if balanced else None
     folds = min(5, len(x))
     best: tuple[float, float, np.ndarray] | None = None
     if folds >= 2:
@@ -250,4 +242,4 @@ def fit_multilabel_head(
     chosen_c = 1.0 if best is None else best[1]
     coef, intercept = _logistic_regressions(x, targets, chosen_c, pos_weight)
     logits = x @ coef.T + intercept if best is None else best[2]
-    return coef, intercept, chosen_c, 0.5 * (1.0 + np.tanh(0.5 * logits))
+    return coef, intercept, chosen_c, sigmoid(logits)

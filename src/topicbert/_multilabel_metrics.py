@@ -53,8 +53,8 @@ def multilabel_scores(y_true: Any, y_pred: Any, labels: Any = None) -> dict[str,
     else:
         label_list = list(labels.tolist() if isinstance(labels, np.ndarray) else labels)
     classes = label_array(label_list)
-    truth = as_indicator(y_true, true_kind, classes, n_samples).astype(np.int64)
-    predicted = as_indicator(y_pred, pred_kind, classes, n_samples).astype(np.int64)
+    truth = as_indicator(y_true, classes, n_samples).astype(np.int64)
+    predicted = as_indicator(y_pred, classes, n_samples).astype(np.int64)
     if truth.shape != predicted.shape:
         raise ValueError(
             f"y_true and y_pred have different shapes: {truth.shape} and {predicted.shape}."

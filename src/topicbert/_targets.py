@@ -151,7 +151,22 @@ def decode(indicator: np.ndarray, kind: str, classes: np.ndarray) -> Any:
     return [tuple(classes[np.flatnonzero(row)].tolist()) for row in indicator]
 
 
-def as_indicator(y: object, kind: str, classes: np.ndarray, n_samples: int) -> np.ndarray:
+def label_lists(predictions: Any, classes: np.ndarray) -> list[list[Any]]:
+    """Multi-label predictions (indicator rows or label tuples) as a list of labels per text."""
+    if isinstance(predictions, np.ndarray):
+        return [classes[np.flatnonzero(row)].tolist() for row in predictions]
+    return [list(row) for row in predictions]
+
+
+def positive_weights(indicator: np.ndarray) -> np.ndarray:
+    """Each label's negatives per positive (1 where a label has no positives)."""
+    positives = indicator.sum(axis=0)
+    negatives = len(indicator) - positives
+    weights: np.ndarray = np.where(positives > 0, negatives / np.maximum(positives, 1), 1.0)
+    return weights
+
+
+def as_indicator(y: object, classes: np.ndarray, n_samples: int) -> np.ndarray:
     """Read true labels (as ``fit`` took them) as an indicator matrix over ``classes``."""
     given = target_kind(y)
     if given == SINGLE:

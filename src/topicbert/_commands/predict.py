@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> None:
     import json
 
     from topicbert import BertTopicClassifier
+    from topicbert._targets import label_lists
 
     model = BertTopicClassifier.load(args.model)
     classes = [str(c) for c in model.classes_]
@@ -82,13 +83,10 @@ def run(args: argparse.Namespace) -> None:
         texts = read_texts(source, is_csv, args.text_column, name)
         for proba in model.iter_predict_proba(texts):
             decided = model._decide(proba)
+            if multilabel:
+                decided = label_lists(decided, model.classes_)
             for row, prediction in zip(proba, decided, strict=True):
-                if multilabel:
-                    labels = [
-                        str(c)
-                        for c, on in zip(classes, _flags(prediction, model), strict=True)
-                        if on
-                    ]
+                labels = [str(label) for label in prediction] if multilabel else []
                 if args.format == "csv":
                     cell = args.label_separator.join(labels) if multilabel else str(prediction)
                     writer.writerow([cell, *(repr(float(p)) for p in row)])
@@ -96,11 +94,3 @@ def run(args: argparse.Namespace) -> None:
                     probabilities = dict(zip(classes, map(float, row), strict=True))
                     key, value = ("labels", labels) if multilabel else ("label", str(prediction))
                     sink.write(json.dumps({key: value, "probabilities": probabilities}) + "\n")
-
-
-def _flags(prediction: Any, model: Any) -> list[bool]:
-    """One bool per class: whether a multi-label prediction holds it."""
-    if model.target_kind_ == "indicator":
-        return [bool(v) for v in prediction]
-    chosen = set(prediction)
-    return [label in chosen for label in model.classes_.tolist()]

@@ -67,11 +67,9 @@ class ModelService:
 
     def chosen_labels(self, proba: np.ndarray) -> list[list[str]]:
         """Multi-label: the labels each row's probabilities give (thresholds applied)."""
-        decided = self.model._decide(proba)
-        if str(self.model.target_kind_) == "indicator":
-            return [
-                [str(c) for c, on in zip(self.classes, row, strict=True) if on] for row in decided
-            ]
+        from topicbert._targets import label_lists
+
+        decided = label_lists(self.model._decide(proba), np.asarray(self.model.classes_))
         return [[str(label) for label in row] for row in decided]
 
     def probabilities(self, row: np.ndarray) -> dict[str, float]:

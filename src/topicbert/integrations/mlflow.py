@@ -77,12 +77,14 @@ class TopicbertPyfuncModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc,name
                 self.model.predict_proba(texts), columns=[str(c) for c in self.model.classes_]
             )
         predictions = self.model.predict(texts)
-        if getattr(self.model, "target_kind_", "single") == "collections":
-            return [[str(label) for label in labels] for labels in predictions]
-        if getattr(self.model, "target_kind_", "single") == "indicator":
-            classes = [str(c) for c in self.model.classes_]
-            return [[c for c, on in zip(classes, row, strict=True) if on] for row in predictions]
-        return predictions
+        if getattr(self.model, "target_kind_", "single") == "single":
+            return predictions
+        from topicbert._targets import label_lists
+
+        return [
+            [str(label) for label in labels]
+            for labels in label_lists(predictions, self.model.classes_)
+        ]
 
 
 class MLflowCallback(Callback):
@@ -279,7 +281,7 @@ class MLflowCallback(Callback):
             from topicbert._targets import as_indicator
 
             try:
-                as_indicator(labels, estimator.target_kind_, estimator.classes_, len(checked))
+                as_indicator(labels, estimator.classes_, len(checked))
             except ValueError as exc:
                 raise ValueError(
                     f"{owner} holds labels the model is not trained on: {exc}"
