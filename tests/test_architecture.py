@@ -11,16 +11,32 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "topicbert"
 # Lowest first. A module may import modules of its own layer or of lower
 # ones, never of a higher one (imports under TYPE_CHECKING do not count).
 LAYERS = [
-    ["exceptions", "_validation", "_embedding_cache", "plugins", "_tokenizing", "_model"],
+    [
+        "exceptions",
+        "_validation",
+        "_embedding_cache",
+        "plugins",
+        "_tokenizing",
+        "_model",
+        "_probabilities",
+    ],
     ["_targets", "_thresholds", "_multilabel_metrics"],
     ["_devices", "_batching", "_backbones", "_cleaning", "_plotting"],
     ["_inference"],
     ["_training", "_frozen_head"],
     ["_persistence"],
+    ["onnx"],
+    ["_onnx_export"],
     ["_classifier"],
     ["_evaluation", "_report_rendering", "_explain", "datasets"],
     ["topicbert"],
-    ["integrations", "integrations.mlflow", "integrations.serving", "integrations._service"],
+    [
+        "integrations",
+        "integrations.mlflow",
+        "integrations.serving",
+        "integrations._service",
+        "integrations._batching",
+    ],
     ["cli", "_commands"],
 ]
 

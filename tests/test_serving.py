@@ -47,6 +47,8 @@ def test_health(client) -> None:
         "status": "ok",
         "model": response.get_json()["model"],
         "classes": ["business", "sport", "tech"],
+        "ready": True,
+        "batching": True,
     }
 
 

@@ -637,23 +637,15 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     def _decide(self, proba: np.ndarray) -> Any:
         """Turn probabilities into predictions: the top class, or the labels over threshold."""
-        if self.target_kind_ == "single":
-            result: np.ndarray = self.classes_[proba.argmax(axis=1)]
-            return result
-        from topicbert._targets import decode
-        from topicbert._thresholds import apply_thresholds
+        from topicbert._thresholds import decide
 
-        if isinstance(self.threshold, str):
-            if self.thresholds_ is None:
-                raise ValueError(
-                    "threshold='tune' was set after this model was fitted, so no thresholds "
-                    "were learnt; fit again, or set a probability such as threshold=0.5."
-                )
-            thresholds = self.thresholds_
-        else:
-            thresholds = np.full(len(self.classes_), float(self.threshold))
-        return decode(
-            apply_thresholds(proba, thresholds, self.min_labels), self.target_kind_, self.classes_
+        return decide(
+            proba,
+            target_kind=self.target_kind_,
+            classes=self.classes_,
+            threshold=self.threshold,
+            thresholds=self.thresholds_,
+            min_labels=self.min_labels,
         )
 
     def score(self, X: Sequence[str], y: Any, sample_weight: Any = None) -> float:
@@ -784,6 +776,47 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         if is_secondary_rank():
             return Path(path)  # in a distributed run only the first process writes
         return save_model(self, path)
+
+    def export_onnx(self, path: str | Path, *, quantize: str | None = None) -> Path:
+        """Export the fitted model to an ONNX directory that runs without torch.
+
+        The directory holds ``model.onnx`` (encoder, pooling and head in one
+        graph, dynamic batch and sequence axes, float32), ``tokenizer.json``
+        and ``topicbert-onnx.json`` (labels, thresholds, long-text settings).
+        Load it with :class:`topicbert.onnx.OnnxTopicClassifier`, which needs
+        only onnxruntime, tokenizers and numpy, or serve it with
+        ``topicbert serve``. Like :meth:`save`, the directory is replaced in
+        one step.
+
+        Needs the ``export`` extra: ``pip install 'topicbert[export]'``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The directory: absent, empty, or an earlier export to replace.
+        quantize : {None, "int8"}, default=None
+            ``"int8"``: dynamic int8 quantisation of the weights with
+            onnxruntime's tool (smaller and, on many CPUs, faster; check its
+            agreement with the float32 export on your data before using it).
+
+        Returns
+        -------
+        path : pathlib.Path
+            The directory written.
+
+        Raises
+        ------
+        ImportError
+            When the exporter's packages are not installed.
+        TypeError
+            When the tokenizer is not a fast tokenizer.
+        topicbert.exceptions.ModelSaveError
+            When the files cannot be written.
+        """
+        check_is_fitted(self)
+        from topicbert._onnx_export import export_onnx
+
+        return export_onnx(self, path, quantize=quantize)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto") -> BertTopicClassifier:

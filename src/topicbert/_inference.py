@@ -19,7 +19,19 @@ from topicbert._batching import collate, document_lengths, micro_batches, token_
 from topicbert._devices import attention_kernels, autocast
 from topicbert._embedding_cache import EmbeddingCache, embedding_cache
 from topicbert._model import TopicModel, hidden_size
+from topicbert._probabilities import sigmoid, softmax
 from topicbert._tokenizing import Document
+
+__all__ = [
+    "InferenceSettings",
+    "embed",
+    "embed_cached",
+    "encoder_fingerprint",
+    "log_loss_and_accuracy",
+    "predict_logits",
+    "sigmoid",
+    "softmax",
+]
 
 
 @dataclass(frozen=True)
@@ -147,18 +159,3 @@ def log_loss_and_accuracy(
     loss = torch.nn.functional.cross_entropy(logits_t, labels_t, weight=weight).item()
     accuracy = float((logits.argmax(axis=1) == labels).mean())
     return loss, accuracy
-
-
-def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Element-wise logistic function in float64 (multi-label probabilities)."""
-    result: np.ndarray = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64)))
-    return result
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64, stable for large logits."""
-    shifted = np.asarray(logits, dtype=np.float64)
-    shifted = shifted - shifted.max(axis=1, keepdims=True)
-    proba: np.ndarray = np.exp(shifted)
-    proba /= proba.sum(axis=1, keepdims=True)
-    return proba

@@ -145,19 +145,21 @@ def _sync_directory(directory: Path) -> None:
             os.close(descriptor)
 
 
-def write_directory_atomically(target: Path, write: Callable[[Path], None]) -> None:
+def write_directory_atomically(
+    target: Path, write: Callable[[Path], None], *, marker: str = METADATA_FILE
+) -> None:
     """Let ``write`` fill a fresh directory, then put it at ``target`` in one step.
 
-    ``target`` must be absent, an empty directory or a topicbert model (whose
-    files are all replaced). On any error, ``KeyboardInterrupt`` included, the
-    staging directory is removed and ``target`` is left as it was; an
-    ``OSError`` (a full disk, a read-only folder) becomes a
-    :class:`~topicbert.exceptions.ModelSaveError`.
+    ``target`` must be absent, an empty directory or a directory holding the
+    ``marker`` file (a topicbert model, whose files are all replaced). On any
+    error, ``KeyboardInterrupt`` included, the staging directory is removed
+    and ``target`` is left as it was; an ``OSError`` (a full disk, a read-only
+    folder) becomes a :class:`~topicbert.exceptions.ModelSaveError`.
     """
     if target.exists() or target.is_symlink():
         if not target.is_dir():
             raise ModelSaveError(f"Cannot save a model to {str(target)!r}: it is not a directory.")
-        if any(target.iterdir()) and not (target / METADATA_FILE).is_file():
+        if any(target.iterdir()) and not (target / marker).is_file():
             raise ModelSaveError(
                 f"Cannot save a model to {str(target)!r}: the directory holds files that are "
                 "not a topicbert model, and saving replaces the whole directory. Choose a new "
@@ -334,9 +336,10 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     return metadata
 
 
-def _classes(metadata: Mapping[str, Any], path: Path) -> np.ndarray:
-    values = metadata["classes"]
+def classes_from_metadata(metadata: Mapping[str, Any], path: Path) -> np.ndarray:
+    """The labels a metadata file holds (``classes`` and ``classes_dtype``), checked."""
     try:
+        values = from_json_value(metadata["classes"])
         dtype = metadata["classes_dtype"]
         classes = label_array(values) if dtype == "O" else np.asarray(values, dtype=dtype)
         if classes.ndim != 1 or len(set(classes.tolist())) != len(classes):
@@ -358,7 +361,7 @@ def restore_model(
 
     from topicbert._model import TopicModel
 
-    classes = _classes(metadata, directory / METADATA_FILE)
+    classes = classes_from_metadata(metadata, directory / METADATA_FILE)
 
     def read(what: str, names: str, load: Callable[[], Any]) -> Any:
         try:

@@ -6,6 +6,8 @@ validation split or out-of-fold predictions), never on the caller's test data.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 GRID = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -56,3 +58,34 @@ def apply_thresholds(proba: np.ndarray, thresholds: np.ndarray, min_labels: int)
         empty = predicted.sum(axis=1) == 0
         predicted[empty, proba[empty].argmax(axis=1)] = 1
     return predicted
+
+
+def decide(
+    proba: np.ndarray,
+    *,
+    target_kind: str,
+    classes: np.ndarray,
+    threshold: float | str,
+    thresholds: np.ndarray | None,
+    min_labels: int,
+) -> Any:
+    """Turn probabilities into predictions: the top class, or the labels over threshold.
+
+    ``threshold`` is the estimator's parameter: a probability, or ``"tune"``
+    to use the ``thresholds`` learnt when fitting.
+    """
+    if target_kind == "single":
+        result: np.ndarray = classes[proba.argmax(axis=1)]
+        return result
+    from topicbert._targets import decode
+
+    if isinstance(threshold, str):
+        if thresholds is None:
+            raise ValueError(
+                "threshold='tune' was set after this model was fitted, so no thresholds "
+                "were learnt; fit again, or set a probability such as threshold=0.5."
+            )
+        per_label = np.asarray(thresholds, dtype=np.float64)
+    else:
+        per_label = np.full(len(classes), float(threshold))
+    return decode(apply_thresholds(proba, per_label, min_labels), target_kind, classes)

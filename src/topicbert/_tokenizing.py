@@ -53,19 +53,36 @@ def tokenize(
         return_token_type_ids=False,
         verbose=False,
     )
-    documents: list[Document] = []
-    for ids in encoded["input_ids"]:
-        ids = list(ids)
-        if long_text == "head_tail":
-            if len(ids) > content:
-                head = max(1, round(HEAD_SHARE * content))
-                ids = ids[:head] + ids[len(ids) - (content - head) :]
-            windows = [ids]
-        else:
-            windows = [ids[i : i + content] for i in range(0, len(ids), content)][:max_chunks]
-            windows = windows or [[]]
-        documents.append([prefix + window + suffix for window in windows])
-    return documents
+    return [
+        fit_windows(list(ids), long_text, content, prefix, suffix, max_chunks)
+        for ids in encoded["input_ids"]
+    ]
+
+
+def fit_windows(
+    ids: list[int],
+    long_text: str,
+    content: int,
+    prefix: list[int],
+    suffix: list[int],
+    max_chunks: int,
+) -> Document:
+    """Fit a text's token ids (no special tokens) into windows of ``content`` tokens.
+
+    ``"head_tail"`` gives one window, the first :data:`HEAD_SHARE` of it from
+    the start of the text and the rest from its end; ``"chunks"`` gives
+    consecutive windows, at most ``max_chunks``. Each window is wrapped in the
+    tokenizer's special tokens ``prefix`` and ``suffix``.
+    """
+    if long_text == "head_tail":
+        if len(ids) > content:
+            head = max(1, round(HEAD_SHARE * content))
+            ids = ids[:head] + ids[len(ids) - (content - head) :]
+        windows = [ids]
+    else:
+        windows = [ids[i : i + content] for i in range(0, len(ids), content)][:max_chunks]
+        windows = windows or [[]]
+    return [prefix + window + suffix for window in windows]
 
 
 def special_tokens(tokenizer: Any) -> tuple[list[int], list[int]]:

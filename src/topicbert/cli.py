@@ -1,4 +1,4 @@
-"""The ``topicbert`` command line: ``train``, ``evaluate``, ``predict``, ``explain``, ``serve``.
+"""The ``topicbert`` command line: train, evaluate, predict, explain, serve, export.
 
 ``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
 holds out a stratified test split, fine-tunes a model on the rest, prints

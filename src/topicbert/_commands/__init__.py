@@ -6,7 +6,7 @@ command's arguments and sets ``handler`` to its ``run(args)``.
 
 from __future__ import annotations
 
-from topicbert._commands import evaluate, explain, predict, serve, train
+from topicbert._commands import evaluate, explain, export, predict, serve, train
 
-COMMANDS = (train, evaluate, predict, explain, serve)
+COMMANDS = (train, evaluate, predict, explain, serve, export)
 """The command modules, in the order ``topicbert --help`` lists them."""

@@ -1,20 +1,29 @@
-"""The model behind the server: loaded once, used by one request at a time."""
+"""The model behind the server: loaded once, its predictions batched across requests."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from topicbert.integrations._batching import MicroBatcher, ServerBusyError
+
 
 def load_fitted(model_or_path: Any) -> Any:
     """Return a fitted classifier: loaded from a directory, or checked as given."""
     if isinstance(model_or_path, (str, Path)):
+        from topicbert.onnx import OnnxTopicClassifier, is_onnx_export
+
+        if is_onnx_export(model_or_path):
+            return OnnxTopicClassifier(model_or_path)
         from topicbert import BertTopicClassifier
 
         return BertTopicClassifier.load(model_or_path)
+    if type(model_or_path).__name__ == "OnnxTopicClassifier":
+        return model_or_path
     from sklearn.utils.validation import check_is_fitted
 
     if not hasattr(model_or_path, "predict_proba"):
@@ -26,25 +35,95 @@ def load_fitted(model_or_path: Any) -> Any:
     return model_or_path
 
 
+@dataclass(frozen=True)
+class BatchingSettings:
+    """How the server gathers concurrent requests into batches.
+
+    Parameters
+    ----------
+    enabled : bool, default=True
+        False: each request runs alone, one at a time.
+    max_wait_ms : float, default=5.0
+        How long the first waiting request waits for others to join its batch.
+    max_batch_texts : int, default=64
+        Most texts in one batch.
+    max_queue_texts : int, default=1024
+        Most texts waiting; beyond it requests get 503 with ``Retry-After``.
+    """
+
+    enabled: bool = True
+    max_wait_ms: float = 5.0
+    max_batch_texts: int = 64
+    max_queue_texts: int = 1024
+
+    def __post_init__(self) -> None:
+        if self.max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {self.max_wait_ms}.")
+        if self.max_batch_texts < 1 or self.max_queue_texts < 1:
+            raise ValueError("max_batch_texts and max_queue_texts must be at least 1.")
+
+
 class ModelService:
     """Predictions and explanations of one fitted model, safe to call from many threads.
 
     Fast tokenizers refuse concurrent use ("Already borrowed"), and on a CPU
-    one prediction already uses every core, so one call at a time uses the
-    model.
+    one batch already uses every core, so one call at a time uses the model:
+    with batching on, a worker thread runs the requests that arrive together
+    as one batch (see :class:`~topicbert.integrations._batching.MicroBatcher`).
     """
 
-    def __init__(self, model_or_path: Any, *, explain_samples: int = 500) -> None:
+    def __init__(
+        self,
+        model_or_path: Any,
+        *,
+        explain_samples: int = 500,
+        batching: BatchingSettings | None = None,
+    ) -> None:
         self.model = load_fitted(model_or_path)
         self.classes = np.asarray(self.model.classes_).tolist()
         self.name = str(getattr(self.model, "backbone_name_", type(self.model).__name__))
         self.explain_samples = explain_samples
+        self.batching = batching or BatchingSettings()
         self._lock = threading.Lock()
+        self._batcher: MicroBatcher | None = None
+        if self.batching.enabled:
+            self._batcher = MicroBatcher(
+                self._model_proba,
+                max_batch_texts=self.batching.max_batch_texts,
+                max_wait=self.batching.max_wait_ms / 1000.0,
+                max_queue_texts=self.batching.max_queue_texts,
+                run_exclusively=self._lock,
+            )
+        self.stopping = False
+
+    def _model_proba(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Class probabilities, one row per text, columns in ``classes`` order."""
+        """Class probabilities, one row per text, columns in ``classes`` order.
+
+        Raises
+        ------
+        ServerBusyError
+            When the queue is full or the service is stopping.
+        """
+        if self.stopping:
+            raise ServerBusyError("The server is shutting down.")
+        if self._batcher is not None:
+            return self._batcher.submit(texts)
         with self._lock:
-            return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
+            return self._model_proba(texts)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the model is loaded and requests are taken."""
+        return not self.stopping
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Refuse new requests and finish the queued ones."""
+        self.stopping = True
+        if self._batcher is not None:
+            self._batcher.close(timeout)
 
     def explain(self, text: str, method: str = "lime", num_features: int = 10) -> Any:
         """An :class:`~topicbert.Explanation` of one text (reproducible: seed 0)."""

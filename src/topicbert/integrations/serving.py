@@ -14,26 +14,45 @@ Routes:
   probabilities; for a multi-label model, each text's ``labels`` (every
   label over its threshold) and every label's probability.
 - ``POST /api/explain`` with ``{"text": "...", "method": "lime"}``: word weights.
-- ``GET /healthz``: ``{"status": "ok", ...}``.
+- ``GET /healthz``: liveness, ``{"status": "ok", "ready": ..., ...}`` while the
+  process runs.
+- ``GET /readyz``: readiness, 200 while the model is loaded and requests are
+  taken, 503 once the server is stopping.
+
+Batching: predictions of requests that arrive together run as one batch
+(:class:`BatchingSettings`): the first waiting request waits up to
+``max_wait_ms`` for others, a batch holds at most ``max_batch_texts`` texts,
+and when ``max_queue_texts`` texts are waiting new requests get 503 with a
+``Retry-After`` header instead of queueing without bound. Each request gets
+its own rows back; a request whose texts make the model fail gets its own
+error, the others their predictions.
 
 Limits: the request body (``max_body_bytes``, answered with 413), the number of
 texts per request and the characters per text (400). Errors are JSON
 ``{"error": "..."}`` on the API, never a traceback.
+
+``topicbert serve`` (and :func:`serve`) stop gracefully on SIGTERM or Ctrl-C:
+the listening socket closes, readiness turns 503, the requests in flight are
+answered, then the process exits.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topicbert.integrations._service import ModelService
+from topicbert.integrations._batching import ServerBusyError
+from topicbert.integrations._service import BatchingSettings, ModelService
 
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["create_app", "make_server", "serve"]
+__all__ = ["BatchingSettings", "create_app", "make_server", "serve"]
 
 
 DEFAULT_MAX_TEXTS = 64
@@ -94,6 +113,7 @@ def create_app(
     max_text_chars: int = 100_000,
     max_body_bytes: int = 2_000_000,
     explain_samples: int = 500,
+    batching: BatchingSettings | None = None,
 ) -> Flask:
     """Build the Flask app around a fitted model, loaded once here.
 
@@ -111,6 +131,10 @@ def create_app(
         Largest request body; larger ones get 413.
     explain_samples : int, default=500
         LIME samples per explanation (fewer answers sooner).
+    batching : BatchingSettings, optional
+        How concurrent requests are batched (default: on, 5 ms, 64 texts,
+        1024 texts queued); ``BatchingSettings(enabled=False)`` runs each
+        request alone.
 
     Returns
     -------
@@ -124,8 +148,9 @@ def create_app(
             "Serving needs Flask; install it with: pip install 'topicbert[serve]'"
         ) from exc
 
-    service = ModelService(model_or_path, explain_samples=explain_samples)
+    service = ModelService(model_or_path, explain_samples=explain_samples, batching=batching)
     app = Flask(__name__, template_folder="templates")
+    app.extensions["topicbert"] = service
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     _register_error_handlers(app, max_body_bytes)
@@ -142,6 +167,12 @@ def _register_error_handlers(app: Flask, max_body_bytes: int) -> None:
     @app.errorhandler(InvalidRequestError)
     def bad_request(error: InvalidRequestError) -> Any:
         return jsonify(error=str(error)), 400
+
+    @app.errorhandler(ServerBusyError)
+    def busy(error: ServerBusyError) -> Any:
+        response = jsonify(error=str(error))
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response, 503
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -162,7 +193,19 @@ def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: 
 
     @app.get("/healthz")
     def healthz() -> Any:
-        return jsonify(status="ok", model=service.name, classes=[str(c) for c in service.classes])
+        return jsonify(
+            status="ok",
+            ready=service.ready,
+            model=service.name,
+            classes=[str(c) for c in service.classes],
+            batching=service.batching.enabled,
+        )
+
+    @app.get("/readyz")
+    def readyz() -> Any:
+        if not service.ready:
+            return jsonify(ready=False, reason="stopping"), 503
+        return jsonify(ready=True, model=service.name)
 
     @app.post("/api/predict")
     def api_predict() -> Any:
@@ -252,14 +295,19 @@ def make_server(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    threads: int = 4,
+    threads: int = 16,
     **options: Any,
 ) -> Any:
     """Load the model and bind a waitress server to ``host:port``, without running it.
 
     Binding happens here, so a port that is taken fails at once with a clear
-    message. Run the server with its ``run()`` method; ``effective_port``
-    gives the port when ``port=0`` asked the system for a free one.
+    message. Run the server with its ``run()`` method, or with
+    :func:`run_until_stopped` for a graceful stop on SIGTERM; ``effective_port``
+    gives the port when ``port=0`` asked the system for a free one. ``model_path`` may be a saved model or an
+    ONNX export (served without torch).
+
+    ``threads`` bounds the requests handled at once, and so the requests one
+    batch can gather: keep it at least the number of concurrent clients.
 
     Raises
     ------
@@ -274,15 +322,66 @@ def make_server(
         ) from exc
     app = create_app(model_path, **options)
     try:
-        return waitress.server.create_server(
+        server = waitress.server.create_server(
             app, host=host, port=port, threads=threads, ident="topicbert"
         )
     except OSError as exc:
+        app.extensions["topicbert"].stop()
         raise OSError(
             exc.errno,
             f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server "
             "running there? Stop it or pick another --port.",
         ) from exc
+    server.topicbert_service = app.extensions["topicbert"]
+    return server
+
+
+def run_until_stopped(server: Any, *, drain_timeout: float = 30.0) -> None:
+    """Run a server from :func:`make_server` until SIGTERM or SIGINT, then stop gracefully.
+
+    On the signal the listening socket closes (new connections are refused),
+    ``/readyz`` and new API requests answer 503, and the requests already
+    taken are finished and their answers sent (waiting at most
+    ``drain_timeout`` seconds) before this returns. Call it from the main
+    thread.
+    """
+    service: ModelService = server.topicbert_service
+    stopping = threading.Event()
+
+    def drain_then_stop() -> None:
+        deadline = time.monotonic() + drain_timeout
+        service.stop(timeout=drain_timeout)
+        while time.monotonic() < deadline and not _all_answered(server):
+            time.sleep(0.02)
+        import _thread
+
+        _thread.interrupt_main()  # waitress's loop ends on KeyboardInterrupt
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        service.stopping = True
+        server.close()  # stop accepting connections; those open are served
+        threading.Thread(target=drain_then_stop, name="topicbert-drain", daemon=True).start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    except KeyboardInterrupt:  # pragma: no cover - waitress usually catches it itself
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        service.stop(timeout=drain_timeout)
+
+
+def _all_answered(server: Any) -> bool:
+    """Whether no connection has a request being handled or bytes left to send."""
+    from waitress.channel import HTTPChannel
+
+    channels = [c for c in list(server._map.values()) if isinstance(c, HTTPChannel)]
+    return not any(channel.requests or channel.total_outbufs_len for channel in channels)
 
 
 def serve(
@@ -290,11 +389,13 @@ def serve(
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
-    threads: int = 4,
+    threads: int = 16,
     **options: Any,
 ) -> None:
-    """Run the app on waitress, a production WSGI server (blocks until stopped).
+    """Run the app on waitress, a production WSGI server, until SIGTERM or Ctrl-C.
 
-    See :func:`make_server` for the parameters and errors.
+    See :func:`make_server` for the parameters and errors and
+    :func:`run_until_stopped` for how it stops.
     """
-    make_server(model_path, host=host, port=port, threads=threads, **options).run()
+    server = make_server(model_path, host=host, port=port, threads=threads, **options)
+    run_until_stopped(server)

@@ -1,0 +1,178 @@
+"""Export a fitted BertTopicClassifier to an ONNX directory that runs without torch.
+
+An exported directory holds:
+
+- ``model.onnx``: encoder, pooling and head in one graph; inputs ``input_ids``
+  and ``attention_mask`` (int64, dynamic batch and sequence axes), output
+  ``logits`` (float32, one row per window of tokens);
+- ``tokenizer.json``: the fast tokenizer;
+- ``topicbert-onnx.json``: labels, thresholds, the long-text settings and the
+  special tokens, read by :class:`topicbert.onnx.OnnxTopicClassifier`.
+
+A text split into several windows (``long_text="chunks"``) gets the mean of
+its windows' logits weighted by their token counts: the head is linear, so
+that equals the estimator's weighted mean of pooled vectors put through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from topicbert._model import TopicModel
+from topicbert._persistence import library_version, to_json_value, write_directory_atomically
+from topicbert._tokenizing import special_tokens
+from topicbert.onnx import ONNX_FILE, ONNX_FORMAT_VERSION, ONNX_METADATA_FILE, TOKENIZER_FILE
+
+if TYPE_CHECKING:
+    from topicbert._classifier import BertTopicClassifier
+
+OPSET = 18
+QUANTIZATIONS = (None, "int8")
+
+
+def export_onnx(
+    estimator: BertTopicClassifier, path: str | Path, *, quantize: str | None = None
+) -> Path:
+    """Write ``estimator`` as an ONNX directory at ``path``, atomically.
+
+    See :meth:`topicbert.BertTopicClassifier.export_onnx`.
+    """
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize must be None or 'int8', got {quantize!r}.")
+    try:
+        import onnx  # noqa: F401  # the exporter and the quantiser need it
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "Exporting to ONNX needs onnx and onnxscript; install them with: "
+            "pip install 'topicbert[export]'"
+        ) from exc
+    if quantize is not None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(
+                "Quantising needs onnxruntime; install it with: pip install 'topicbert[export]'"
+            ) from exc
+    tokenizer = estimator.tokenizer_
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        raise TypeError(
+            f"Only models with a fast tokenizer can be exported; {type(tokenizer).__name__} "
+            "has no tokenizer.json form."
+        )
+    prefix, suffix = special_tokens(tokenizer)
+    metadata = json.dumps(
+        {
+            "format_version": ONNX_FORMAT_VERSION,
+            "topicbert_version": library_version(),
+            "backbone": estimator.backbone_name_,
+            "quantize": quantize,
+            "classes": to_json_value(estimator.classes_, what="classes_"),
+            "classes_dtype": (
+                estimator.classes_.dtype.str if estimator.classes_.dtype != object else "O"
+            ),
+            "target_kind": estimator.target_kind_,
+            "threshold": estimator.threshold,
+            "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
+            "min_labels": estimator.min_labels,
+            "max_length": estimator.max_length,
+            "long_text": estimator.long_text,
+            "max_chunks": estimator.max_chunks,
+            "batch_size": estimator.batch_size * 2,
+            "pad_id": int(tokenizer.pad_token_id),
+            "prefix": prefix,
+            "suffix": suffix,
+            "truncation_side": str(getattr(tokenizer, "truncation_side", "right")),
+        },
+        indent=2,
+    )
+
+    def write(directory: Path) -> None:
+        graph = directory / ONNX_FILE
+        if quantize is None:
+            _export_graph(estimator, graph)
+        else:
+            with tempfile.TemporaryDirectory(dir=directory.parent) as scratch:
+                full = Path(scratch) / ONNX_FILE
+                _export_graph(estimator, full)
+                _quantize_int8(full, graph)
+        backend.save(str(directory / TOKENIZER_FILE))
+        (directory / ONNX_METADATA_FILE).write_text(metadata, encoding="utf-8")
+
+    target = Path(path)
+    write_directory_atomically(target, write, marker=ONNX_METADATA_FILE)
+    return target
+
+
+def _export_graph(estimator: BertTopicClassifier, graph: Path) -> None:
+    """Trace the model (a float32 copy on the CPU) into ``graph``."""
+    import copy
+
+    model = copy.deepcopy(estimator.model_).to("cpu", torch.float32).eval()
+    wrapper = WindowLogits(model).eval()
+    # the example holds a padded row, so that the traced graph keeps the attention mask
+    input_ids = torch.full((2, 8), int(estimator.tokenizer_.pad_token_id), dtype=torch.long)
+    input_ids[:, :6] = 5
+    input_ids[0, 6:] = 6
+    attention_mask = (input_ids != int(estimator.tokenizer_.pad_token_id)).long()
+    attention_mask[0] = 1
+    batch = torch.export.Dim("batch", min=1)
+    sequence = torch.export.Dim("sequence", min=1)
+    with _quiet(), torch.inference_mode(False):
+        program = torch.onnx.export(
+            wrapper,
+            (input_ids, attention_mask),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_shapes=({0: batch, 1: sequence}, {0: batch, 1: sequence}),
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+        if program is None:  # pragma: no cover - the dynamo exporter returns its program
+            raise RuntimeError("torch.onnx.export returned no program")
+        program.save(str(graph), external_data=False)
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantisation of the matrix multiplications (onnxruntime's tool)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with _quiet():
+        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence the exporter's progress lines, log records and warnings about itself."""
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+class WindowLogits(torch.nn.Module):
+    """Logits of each window: the classifier on the pooled vector (dropout is off in eval)."""
+
+    def __init__(self, model: TopicModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """Return logits of shape ``(n_windows, n_classes)``."""
+        logits: torch.Tensor = self.model.classifier(self.model.pool(input_ids, attention_mask))
+        return logits

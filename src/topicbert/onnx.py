@@ -1,0 +1,297 @@
+"""Run an exported model with ONNX Runtime: no torch, no transformers.
+
+Needs the ``onnx`` extra (``pip install 'topicbert[onnx]'``): ``onnxruntime``,
+``tokenizers`` and ``numpy``. A directory written by
+:meth:`topicbert.BertTopicClassifier.export_onnx` or ``topicbert export``
+loads here and predicts what the estimator predicted:
+
+>>> from topicbert.onnx import OnnxTopicClassifier
+>>> model = OnnxTopicClassifier("models/bbc-onnx")  # doctest: +SKIP
+>>> model.predict(["Shares rose after the results."])  # doctest: +SKIP
+array(['business'], dtype=object)
+
+Texts are tokenized and fitted into windows exactly as the estimator does
+(``max_length``, ``long_text``, ``max_chunks`` come from the export), so the
+probabilities agree with :meth:`~topicbert.BertTopicClassifier.predict_proba`
+in float32 (within about 1e-5) and the predicted labels agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from topicbert._persistence import classes_from_metadata
+from topicbert._probabilities import sigmoid, softmax
+from topicbert._thresholds import decide
+from topicbert._tokenizing import Document, fit_windows
+from topicbert.exceptions import ModelLoadError
+
+__all__ = ["OnnxTopicClassifier", "is_onnx_export"]
+
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+ONNX_METADATA_FILE = "topicbert-onnx.json"
+ONNX_FORMAT_VERSION = 1
+_REQUIRED = (
+    "format_version",
+    "classes",
+    "classes_dtype",
+    "target_kind",
+    "max_length",
+    "long_text",
+    "max_chunks",
+    "batch_size",
+    "pad_id",
+    "prefix",
+    "suffix",
+)
+
+
+def is_onnx_export(path: str | Path) -> bool:
+    """Whether ``path`` is a directory written by an ONNX export."""
+    return (Path(path) / ONNX_METADATA_FILE).is_file()
+
+
+class OnnxTopicClassifier:
+    """A topic classifier exported to ONNX, run by ONNX Runtime.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory written by :meth:`topicbert.BertTopicClassifier.export_onnx`.
+    threads : int, optional
+        Threads ONNX Runtime uses within one inference (default: its own
+        choice, one per physical core).
+    providers : sequence of str, optional
+        ONNX Runtime execution providers, in order of preference (default:
+        ``["CPUExecutionProvider"]``).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The labels, in the order of ``predict_proba``'s columns.
+    target_kind_ : {"single", "indicator", "collections"}
+        What ``predict`` returns, as for the estimator that was exported.
+    thresholds_ : ndarray of shape (n_classes,) or None
+        Multi-label thresholds tuned when fitting.
+    threshold : float or "tune"
+        How multi-label probabilities become label sets.
+    min_labels : int
+        1: a multi-label row where no label passes gets its most likely one.
+    backbone_name_ : str
+        The backbone the model was fine-tuned from.
+    quantize : {None, "int8"}
+        How the graph was quantised.
+
+    Raises
+    ------
+    topicbert.exceptions.ModelLoadError
+        When the directory is missing, incomplete or corrupt; the message names the file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        threads: int | None = None,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ImportError(
+                "Running an exported model needs onnxruntime and tokenizers; install them "
+                "with: pip install 'topicbert[onnx]'"
+            ) from exc
+        directory = Path(path)
+        self.path = directory
+        metadata = _read_metadata(directory)
+        self.classes_ = classes_from_metadata(metadata, directory / ONNX_METADATA_FILE)
+        self.target_kind_ = str(metadata["target_kind"])
+        thresholds = metadata.get("thresholds")
+        self.thresholds_ = None if thresholds is None else np.asarray(thresholds, np.float64)
+        self.threshold: float | str = metadata.get("threshold", 0.5)
+        self.min_labels = int(metadata.get("min_labels", 0))
+        self.backbone_name_ = str(metadata.get("backbone", "onnx"))
+        self.quantize = metadata.get("quantize")
+        self.max_length = int(metadata["max_length"])
+        self.long_text = str(metadata["long_text"])
+        self.max_chunks = int(metadata["max_chunks"])
+        self.batch_size = int(metadata["batch_size"])
+        self._pad_id = int(metadata["pad_id"])
+        self._prefix = [int(i) for i in metadata["prefix"]]
+        self._suffix = [int(i) for i in metadata["suffix"]]
+
+        try:
+            self._tokenizer = Tokenizer.from_file(str(directory / TOKENIZER_FILE))
+        except Exception as exc:
+            raise ModelLoadError(
+                f"{str(directory / TOKENIZER_FILE)!r} is missing or unreadable: {exc}"
+            ) from exc
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._truncating = _copy_tokenizer(self._tokenizer)
+        self._truncating.enable_truncation(
+            self.max_length, direction=str(metadata.get("truncation_side", "right"))
+        )
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        graph = directory / ONNX_FILE
+        if not graph.is_file():
+            raise ModelLoadError(f"{str(graph)!r} is missing: the export is incomplete.")
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(graph),
+                sess_options=options,
+                providers=list(providers or ["CPUExecutionProvider"]),
+            )
+        except Exception as exc:
+            raise ModelLoadError(f"{str(graph)!r} is not a usable ONNX model: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"OnnxTopicClassifier({str(self.path)!r})"
+
+    def tokenize(self, texts: Sequence[str]) -> list[Document]:
+        """Token ids of each text's windows, as the exported estimator makes them."""
+        if self.long_text == "truncate":
+            return [[list(e.ids)] for e in self._truncating.encode_batch(list(texts))]
+        content = self.max_length - len(self._prefix) - len(self._suffix)
+        encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [
+            fit_windows(
+                list(e.ids), self.long_text, content, self._prefix, self._suffix, self.max_chunks
+            )
+            for e in encoded
+        ]
+
+    def predict_logits(self, X: Sequence[str]) -> np.ndarray:
+        """Return float32 logits, one row per text, longest texts batched together."""
+        texts = _check_texts(X)
+        documents = self.tokenize(texts)
+        lengths = np.array([sum(len(window) for window in doc) for doc in documents])
+        order = np.argsort(-lengths, kind="stable")
+        result = np.empty((len(texts), len(self.classes_)), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            result[batch] = self._run([documents[i] for i in batch])
+        return result
+
+    def _run(self, documents: list[Document]) -> np.ndarray:
+        """Logits of a batch of documents: each window's, averaged by token count."""
+        windows = [window for doc in documents for window in doc]
+        longest = max(1, max(len(window) for window in windows))
+        input_ids = np.full((len(windows), longest), self._pad_id, dtype=np.int64)
+        attention_mask = np.zeros((len(windows), longest), dtype=np.int64)
+        for row, ids in enumerate(windows):
+            input_ids[row, : len(ids)] = ids
+            attention_mask[row, : len(ids)] = 1
+        logits = self._session.run(
+            ["logits"], {"input_ids": input_ids, "attention_mask": attention_mask}
+        )[0]
+        if len(windows) == len(documents):
+            return np.asarray(logits, dtype=np.float32)
+        weights = np.maximum(attention_mask.sum(axis=1), 1).astype(np.float64)
+        owner = np.repeat(np.arange(len(documents)), [len(doc) for doc in documents])
+        summed = np.zeros((len(documents), logits.shape[1]))
+        np.add.at(summed, owner, logits * weights[:, None])
+        totals = np.bincount(owner, weights=weights, minlength=len(documents))
+        return (summed / totals[:, None]).astype(np.float32)
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Return class probabilities for each text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_texts, n_classes)
+            Probabilities in the order of ``classes_``; rows sum to 1, except
+            multi-label, where each is the label's own probability.
+        """
+        logits = self.predict_logits(X)
+        if not len(logits):
+            return np.empty((0, len(self.classes_)), dtype=np.float64)
+        return sigmoid(logits) if self.target_kind_ != "single" else softmax(logits)
+
+    def predict(self, X: Sequence[str]) -> Any:
+        """Return each text's label (or label set), as the exported estimator would.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts to classify.
+
+        Returns
+        -------
+        labels : ndarray or list
+            Single-label: labels from ``classes_``. Multi-label: an indicator
+            array or a list of label tuples, the kind the estimator was fitted on.
+        """
+        return self._decide(self.predict_proba(X))
+
+    def _decide(self, proba: np.ndarray) -> Any:
+        return decide(
+            proba,
+            target_kind=self.target_kind_,
+            classes=self.classes_,
+            threshold=self.threshold,
+            thresholds=self.thresholds_,
+            min_labels=self.min_labels,
+        )
+
+
+def _check_texts(X: Sequence[str]) -> list[str]:
+    if isinstance(X, (str, bytes)):
+        raise ValueError("X must be a sequence of texts, not a single string; wrap it in a list.")
+    texts = list(X)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"X must contain only str; position {position} holds {type(text).__name__}."
+            )
+    return texts
+
+
+def _copy_tokenizer(tokenizer: Any) -> Any:
+    from tokenizers import Tokenizer
+
+    return Tokenizer.from_str(tokenizer.to_str())
+
+
+def _read_metadata(directory: Path) -> dict[str, Any]:
+    path = directory / ONNX_METADATA_FILE
+    if not directory.is_dir():
+        raise ModelLoadError(f"{str(directory)!r} is not a directory of an exported model.")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelLoadError(
+            f"{str(path)!r} is missing: {str(directory)!r} is not an ONNX export "
+            "(write one with BertTopicClassifier.export_onnx or 'topicbert export')."
+        ) from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{str(path)!r} is unreadable: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(f"{str(path)!r} is malformed: not a JSON object.")
+    missing = [key for key in _REQUIRED if key not in metadata]
+    if missing:
+        raise ModelLoadError(f"{str(path)!r} is malformed: it lacks {', '.join(missing)}.")
+    version = metadata["format_version"]
+    if not isinstance(version, int) or version > ONNX_FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{str(path)!r} has format version {version!r}; this topicbert reads up to "
+            f"{ONNX_FORMAT_VERSION}. Upgrade topicbert."
+        )
+    return metadata
