@@ -1,11 +1,14 @@
-"""Load test: 1,000 /api/predict requests from 8 concurrent clients on loopback.
+"""Load test of ``topicbert serve``: batching off and on, 1, 8 and 32 clients, one run.
 
-Starts ``topicbert serve`` (waitress) on a free loopback port, sends a few
-untimed warm-up requests from every client, then one BBC article per request,
-and prints requests/s, p50 and p99 latency and the number of errors (raw
-figures in ``benchmarks/results/serving-DATE.json``).
+Starts ``topicbert serve`` (waitress) on a free loopback port once with
+``--no-batching`` and once with batching, and for each number of concurrent
+clients sends untimed warm-up requests, then ``--requests`` requests of one
+distinct BBC article each; prints requests/s, p50 and p99 latency and errors.
+In the same run, the same model's offline ``predict_proba`` over the same
+articles (after a warm-up) gives the texts/s a server could at best reach.
+Raw figures go to ``benchmarks/results/serving-DATE.json``.
 
-    python benchmarks/bench_serving.py [MODEL_DIR] [--requests 1000] [--clients 8]
+    python benchmarks/bench_serving.py [MODEL_DIR] [--requests 400] [--clients 1,8,32]
 
 Without MODEL_DIR, a MiniLM model is fine-tuned for one epoch on 100 BBC
 articles at 128 tokens first (under a minute), as only the serving path is
@@ -53,14 +56,85 @@ def post(url: str, payload: dict) -> tuple[int, float]:
     return status, time.perf_counter() - started
 
 
+def wait_ready(base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def load_test(model: Path, batching: bool, clients: list[int], texts: list[str], n: int) -> list:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "topicbert.cli", "serve", str(model), "--port", str(port)]
+    command += ["--threads", str(max(clients))]
+    if not batching:
+        command.append("--no-batching")
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    url = f"{base}/api/predict"
+    rows = []
+    try:
+        wait_ready(base)
+        for count in clients:
+            payloads = [{"texts": [texts[i % len(texts)]]} for i in range(n)]
+            warm_up = [{"texts": [f"warm-up request {i}"]} for i in range(4 * count)]
+            with ThreadPoolExecutor(max_workers=count) as pool:
+                list(pool.map(lambda p: post(url, p), warm_up))  # threads, kernels, allocator
+                started = time.perf_counter()
+                results = list(pool.map(lambda p: post(url, p), payloads))
+                elapsed = time.perf_counter() - started
+            latencies = np.asarray([seconds for _, seconds in results]) * 1000
+            p50, p99 = np.percentile(latencies, [50, 99])
+            row = {
+                "batching": batching,
+                "clients": count,
+                "requests": n,
+                "requests_per_s": n / elapsed,
+                "latency_ms": {"p50": float(p50), "p99": float(p99)},
+                "errors": sum(status != 200 for status, _ in results),
+            }
+            print(
+                f"batching {'on ' if batching else 'off'} {count:>3} clients: "
+                f"{row['requests_per_s']:7.1f} requests/s, p50 {p50:6.0f} ms, "
+                f"p99 {p99:6.0f} ms, errors {row['errors']}",
+                flush=True,
+            )
+            rows.append(row)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return rows
+
+
+def offline_texts_per_s(model: Path, texts: list[str]) -> float:
+    clf = BertTopicClassifier.load(model)
+    clf.predict_proba([f"warm-up text {i}" for i in range(64)])
+    started = time.perf_counter()
+    clf.predict_proba(texts)
+    return len(texts) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--clients", default="1,8,32")
     args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
 
     data = read_labeled_csv(DATA)
+    texts = data["text"].tolist()
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
@@ -68,67 +142,30 @@ def main() -> None:
             clf = BertTopicClassifier(max_length=128, epochs=1, random_state=0)
             clf.fit(subset["text"].tolist(), subset["label"].tolist())
             model = clf.save(Path(tmp) / "model")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "topicbert.cli",
-                "serve",
-                str(model),
-                "--port",
-                str(port),
-                "--threads",
-                str(args.clients),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=2):
-                        break
-                except OSError:
-                    time.sleep(0.2)
-            texts = data["text"].tolist()
-            payloads = [{"texts": [texts[i % len(texts)]]} for i in range(args.requests)]
-            warm_up = [{"texts": [f"warm-up request {i}"]} for i in range(4 * args.clients)]
-            url = f"{base}/api/predict"
-            with ThreadPoolExecutor(max_workers=args.clients) as pool:
-                list(pool.map(lambda p: post(url, p), warm_up))  # threads, kernels, allocator
-                started = time.perf_counter()
-                results = list(pool.map(lambda p: post(url, p), payloads))
-                elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        offline = offline_texts_per_s(model, texts[: args.requests])
+        print(f"offline predict_proba: {offline:.1f} texts/s", flush=True)
+        rows = load_test(model, False, clients, texts, args.requests)
+        rows += load_test(model, True, clients, texts, args.requests)
 
-    latencies = np.asarray([seconds for _, seconds in results]) * 1000
-    errors = sum(status != 200 for status, _ in results)
     print(f"model: {model}")
-    print(f"{args.requests} requests, {args.clients} concurrent clients, one BBC article each")
-    print(f"requests/s: {args.requests / elapsed:.1f}")
-    p50, p99 = np.percentile(latencies, [50, 99])
-    print(f"latency p50: {p50:.0f} ms, p99: {p99:.0f} ms")
-    print(f"errors: {errors}")
+    for row in rows:
+        if row["batching"]:
+            before = next(r for r in rows if not r["batching"] and r["clients"] == row["clients"])
+            speed_up = row["requests_per_s"] / before["requests_per_s"]
+            print(
+                f"{row['clients']:>3} clients: batching {speed_up:.2f}x "
+                f"requests/s, {row['requests_per_s'] / offline:.0%} of offline texts/s, "
+                f"p99 {before['latency_ms']['p99']:.0f} -> {row['latency_ms']['p99']:.0f} ms"
+            )
     write(
         "serving",
         {
             "model": str(model),
-            "requests": args.requests,
-            "clients": args.clients,
-            "requests_per_s": args.requests / elapsed,
-            "latency_ms": {"p50": float(p50), "p99": float(p99)},
-            "errors": errors,
+            "offline_texts_per_s": offline,
+            "runs": rows,
         },
     )
-    if errors:
+    if any(row["errors"] for row in rows):
         sys.exit(1)
 
 

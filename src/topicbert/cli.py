@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -30,8 +31,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"topicbert {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        command.add_parser(commands)
+        try:
+            command.add_parser(commands)
+        except ImportError as exc:  # e.g. a torch-free install that only serves ONNX exports
+            _add_unavailable(commands, command.__name__.rsplit(".", 1)[-1], exc)
     return parser
+
+
+def _add_unavailable(commands: Any, name: str, error: ImportError) -> None:
+    """A command whose packages are missing: it takes any arguments and says what to install."""
+    reason = (
+        f"this command needs packages that are not installed ({error}); "
+        "install them with: pip install topicbert"
+    )
+    unavailable = commands.add_parser(name, help=f"(unavailable: {error})", add_help=False)
+    unavailable.add_argument("ignored", nargs=argparse.REMAINDER)
+
+    def fail(args: argparse.Namespace) -> None:
+        raise ImportError(reason)
+
+    unavailable.set_defaults(handler=fail)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -95,6 +95,7 @@ class ModelService:
                 run_exclusively=self._lock,
             )
         self.stopping = False
+        self._stopped = False
 
     def _model_proba(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.model.predict_proba(texts), dtype=np.float64)
@@ -107,7 +108,7 @@ class ModelService:
         ServerBusyError
             When the queue is full or the service is stopping.
         """
-        if self.stopping:
+        if self._stopped:
             raise ServerBusyError("The server is shutting down.")
         if self._batcher is not None:
             return self._batcher.submit(texts)
@@ -116,12 +117,13 @@ class ModelService:
 
     @property
     def ready(self) -> bool:
-        """Whether the model is loaded and requests are taken."""
+        """Whether the model is loaded and new requests are welcome (False once stopping)."""
         return not self.stopping
 
     def stop(self, timeout: float | None = None) -> None:
-        """Refuse new requests and finish the queued ones."""
+        """Refuse new predictions and finish the queued ones."""
         self.stopping = True
+        self._stopped = True
         if self._batcher is not None:
             self._batcher.close(timeout)
 

@@ -32,8 +32,8 @@ texts per request and the characters per text (400). Errors are JSON
 ``{"error": "..."}`` on the API, never a traceback.
 
 ``topicbert serve`` (and :func:`serve`) stop gracefully on SIGTERM or Ctrl-C:
-the listening socket closes, readiness turns 503, the requests in flight are
-answered, then the process exits.
+the listening socket closes, readiness turns 503, the requests on open
+connections are answered, then the process exits.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from topicbert.integrations._service import BatchingSettings, ModelService
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["BatchingSettings", "create_app", "make_server", "serve"]
+__all__ = ["BatchingSettings", "create_app", "make_server", "run_until_stopped", "serve"]
 
 
 DEFAULT_MAX_TEXTS = 64
@@ -237,6 +237,8 @@ def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: 
             explanation = service.explain(text, method, num_features)
         except (ValueError, TypeError) as exc:
             raise InvalidRequestError(str(exc)) from exc
+        except ImportError as exc:  # a torch-free install serving an ONNX export
+            return jsonify(error=f"Explanations are not available on this server: {exc}"), 501
         return jsonify(
             label=str(explanation.predicted_label),
             probabilities=service.probabilities(explanation.probabilities),
@@ -279,11 +281,18 @@ def _register_page(app: Flask, service: ModelService, max_chars: int) -> None:
                 if context["explain"]:
                     from markupsafe import Markup
 
-                    explanation = service.explain(text)
-                    # as_html escapes the user's text itself
-                    context["explanation"] = Markup(
-                        explanation.as_html(full_page=False, show_probabilities=False)
-                    )
+                    try:
+                        explanation = service.explain(text)
+                    except ImportError as exc:
+                        context["error"] = f"Explanations are not available here: {exc}"
+                    else:
+                        # as_html escapes the user's text itself
+                        context["explanation"] = Markup(
+                            explanation.as_html(full_page=False, show_probabilities=False)
+                        )
+            except ServerBusyError as exc:
+                context["error"] = str(exc)
+                return render_template("index.html", **context), 503
             except ValueError as exc:
                 context["error"] = str(exc)
                 return render_template("index.html", **context), 400
@@ -303,8 +312,8 @@ def make_server(
     Binding happens here, so a port that is taken fails at once with a clear
     message. Run the server with its ``run()`` method, or with
     :func:`run_until_stopped` for a graceful stop on SIGTERM; ``effective_port``
-    gives the port when ``port=0`` asked the system for a free one. ``model_path`` may be a saved model or an
-    ONNX export (served without torch).
+    gives the port when ``port=0`` asked the system for a free one.
+    ``model_path`` may be a saved model or an ONNX export (served without torch).
 
     ``threads`` bounds the requests handled at once, and so the requests one
     batch can gather: keep it at least the number of concurrent clients.
@@ -340,48 +349,53 @@ def run_until_stopped(server: Any, *, drain_timeout: float = 30.0) -> None:
     """Run a server from :func:`make_server` until SIGTERM or SIGINT, then stop gracefully.
 
     On the signal the listening socket closes (new connections are refused),
-    ``/readyz`` and new API requests answer 503, and the requests already
-    taken are finished and their answers sent (waiting at most
-    ``drain_timeout`` seconds) before this returns. Call it from the main
+    ``/readyz`` answers 503, and the requests on open connections, those still
+    arriving included, are answered (waiting at most ``drain_timeout``
+    seconds) before this returns. Call it from the main
     thread.
     """
+    from waitress import wasyncore
+
     service: ModelService = server.topicbert_service
     stopping = threading.Event()
 
     def drain_then_stop() -> None:
         deadline = time.monotonic() + drain_timeout
-        service.stop(timeout=drain_timeout)
         while time.monotonic() < deadline and not _all_answered(server):
             time.sleep(0.02)
-        import _thread
-
-        _thread.interrupt_main()  # waitress's loop ends on KeyboardInterrupt
+        service.stop(timeout=max(0.0, deadline - time.monotonic()))
+        # closing every socket ends waitress's loop; done by the loop itself, between polls
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
 
     def on_signal(signum: int, frame: object) -> None:
         if stopping.is_set():
-            return
+            raise SystemExit(0)  # a second Ctrl-C: stop now (waitress's loop ends on it)
         stopping.set()
         service.stopping = True
-        server.close()  # stop accepting connections; those open are served
+        # stop accepting connections (those open are served); sockets are closed by the
+        # loop's own thread, never here in the middle of a poll
+        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
         threading.Thread(target=drain_then_stop, name="topicbert-drain", daemon=True).start()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
-    except KeyboardInterrupt:  # pragma: no cover - waitress usually catches it itself
-        pass
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        server.task_dispatcher.shutdown()
         service.stop(timeout=drain_timeout)
 
 
 def _all_answered(server: Any) -> bool:
-    """Whether no connection has a request being handled or bytes left to send."""
+    """Whether no connection has a request arriving, being handled, or bytes left to send."""
     from waitress.channel import HTTPChannel
 
     channels = [c for c in list(server._map.values()) if isinstance(c, HTTPChannel)]
-    return not any(channel.requests or channel.total_outbufs_len for channel in channels)
+    return not any(
+        channel.request is not None or channel.requests or channel.total_outbufs_len
+        for channel in channels
+    )
 
 
 def serve(
