@@ -67,7 +67,9 @@ def wait_ready(base: str) -> None:
     raise RuntimeError("the server did not start")
 
 
-def load_test(model: Path, batching: bool, clients: list[int], texts: list[str], n: int) -> list:
+def load_test(
+    model: Path, batching: bool, clients: list[int], texts: list[str], n: int, wait_ms: float
+) -> list:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -75,6 +77,8 @@ def load_test(model: Path, batching: bool, clients: list[int], texts: list[str],
     command += ["--threads", str(max(clients))]
     if not batching:
         command.append("--no-batching")
+    else:
+        command += ["--batch-wait-ms", str(wait_ms)]
     server = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,
@@ -98,6 +102,7 @@ def load_test(model: Path, batching: bool, clients: list[int], texts: list[str],
             p50, p99 = np.percentile(latencies, [50, 99])
             row = {
                 "batching": batching,
+                "batch_wait_ms": wait_ms if batching else None,
                 "clients": count,
                 "requests": n,
                 "requests_per_s": n / elapsed,
@@ -130,6 +135,8 @@ def main() -> None:
     parser.add_argument("model", nargs="?", type=Path)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--clients", default="1,8,32")
+    parser.add_argument("--batch-wait-ms", type=float, default=0.0)
+    parser.add_argument("--modes", default="off,on", help="batching off, on, or both")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
 
@@ -144,8 +151,14 @@ def main() -> None:
             model = clf.save(Path(tmp) / "model")
         offline = offline_texts_per_s(model, texts[: args.requests])
         print(f"offline predict_proba: {offline:.1f} texts/s", flush=True)
-        rows = load_test(model, False, clients, texts, args.requests)
-        rows += load_test(model, True, clients, texts, args.requests)
+        modes = args.modes.split(",")
+        rows = []
+        for mode in ("off", "on"):
+            if mode in modes:
+                batching = mode == "on"
+                rows += load_test(
+                    model, batching, clients, texts, args.requests, args.batch_wait_ms
+                )
 
     print(f"model: {model}")
     for row in rows:

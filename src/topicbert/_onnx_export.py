@@ -89,7 +89,6 @@ def export_onnx(
             "max_length": estimator.max_length,
             "long_text": estimator.long_text,
             "max_chunks": estimator.max_chunks,
-            "batch_size": estimator.batch_size * 2,
             "pad_id": int(tokenizer.pad_token_id),
             "prefix": prefix,
             "suffix": suffix,
@@ -146,11 +145,30 @@ def _export_graph(estimator: BertTopicClassifier, graph: Path) -> None:
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 quantisation of the matrix multiplications (onnxruntime's tool)."""
+    """Dynamic int8 quantisation of the encoder's matrix multiplications (onnxruntime's tool).
+
+    Weights are quantised per output channel; the head stays float32: its
+    input, the pooled vector, quantised to 8 bits with one scale loses the
+    small differences between texts that the head's large weights (a
+    standardising scaler is folded into the frozen path's head) turn into
+    the prediction, and every text then gets the same answer.
+    """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    graph = onnx.load(str(source), load_external_data=False)
+    head = [node.name for node in graph.graph.node if "logits" in node.output]
+    # the quantiser turns a Gemm into "<name>_MatMul" and an Add before quantising it
+    excluded = head + [f"{name}_MatMul" for name in head]
     with _quiet():
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            nodes_to_exclude=excluded,
+        )
 
 
 @contextlib.contextmanager

@@ -45,7 +45,6 @@ _REQUIRED = (
     "max_length",
     "long_text",
     "max_chunks",
-    "batch_size",
     "pad_id",
     "prefix",
     "suffix",
@@ -70,6 +69,10 @@ class OnnxTopicClassifier:
     providers : sequence of str, optional
         ONNX Runtime execution providers, in order of preference (default:
         ``["CPUExecutionProvider"]``).
+    batch_size : int, default=8
+        Texts per ONNX Runtime call. On a CPU larger batches were no faster
+        and held more memory (BBC, MiniLM, 256 tokens: 617 MiB resident at 8,
+        1109 MiB at 32, the same texts/s).
 
     Attributes
     ----------
@@ -100,7 +103,10 @@ class OnnxTopicClassifier:
         *,
         threads: int | None = None,
         providers: Sequence[str] | None = None,
+        batch_size: int = 8,
     ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
         try:
             import onnxruntime
             from tokenizers import Tokenizer
@@ -123,7 +129,7 @@ class OnnxTopicClassifier:
         self.max_length = int(metadata["max_length"])
         self.long_text = str(metadata["long_text"])
         self.max_chunks = int(metadata["max_chunks"])
-        self.batch_size = int(metadata["batch_size"])
+        self.batch_size = batch_size
         self._pad_id = int(metadata["pad_id"])
         self._prefix = [int(i) for i in metadata["prefix"]]
         self._suffix = [int(i) for i in metadata["suffix"]]
@@ -143,6 +149,8 @@ class OnnxTopicClassifier:
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # shapes change with every batch: memory patterns only hold on to memory
+        options.enable_mem_pattern = False
         if threads is not None:
             options.intra_op_num_threads = threads
         graph = directory / ONNX_FILE

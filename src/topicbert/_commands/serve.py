@@ -46,7 +46,7 @@ def add_parser(commands: Any) -> None:
     batching.add_argument(
         "--batch-wait-ms",
         type=non_negative_float,
-        default=5.0,
+        default=0.0,
         help="how long a request waits for others to join its batch (%(default)s)",
     )
     batching.add_argument(

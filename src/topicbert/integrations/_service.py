@@ -43,8 +43,10 @@ class BatchingSettings:
     ----------
     enabled : bool, default=True
         False: each request runs alone, one at a time.
-    max_wait_ms : float, default=5.0
+    max_wait_ms : float, default=0.0
         How long the first waiting request waits for others to join its batch.
+        0: none; requests that arrive while the model is busy still share
+        the next batch (the fastest setting measured, see ``docs/results.md``).
     max_batch_texts : int, default=64
         Most texts in one batch.
     max_queue_texts : int, default=1024
@@ -52,7 +54,7 @@ class BatchingSettings:
     """
 
     enabled: bool = True
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 0.0
     max_batch_texts: int = 64
     max_queue_texts: int = 1024
 

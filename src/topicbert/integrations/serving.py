@@ -132,7 +132,7 @@ def create_app(
     explain_samples : int, default=500
         LIME samples per explanation (fewer answers sooner).
     batching : BatchingSettings, optional
-        How concurrent requests are batched (default: on, 5 ms, 64 texts,
+        How concurrent requests are batched (default: on, no extra wait, 64 texts,
         1024 texts queued); ``BatchingSettings(enabled=False)`` runs each
         request alone.
 
