@@ -14,7 +14,8 @@ process so that its memory is its own, with a warm-up on other texts first:
 Parity is measured against ``torch-fp32``: argmax agreement, largest absolute
 probability difference, accuracy. With ``--isa avx2`` the torch processes are
 restricted to AVX2 kernels (``ATEN_CPU_CAPABILITY=avx2``,
-``ONEDNN_MAX_CPU_ISA=AVX2``), as on a CPU without AVX-512; onnxruntime has no
+``ONEDNN_MAX_CPU_ISA=AVX2``, ``MKL_ENABLE_INSTRUCTIONS=AVX2``), as on a CPU
+without AVX-512; onnxruntime has no
 such switch, so its rows stay those of this CPU and say so.
 
     python benchmarks/bench_onnx.py [--model MODEL_DIR] [--isa native|avx2]
@@ -46,7 +47,11 @@ from benchmarks._results import machine, write
 DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 SEED = 42
 RUNTIMES = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "pipeline-fp32")
-TORCH_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+TORCH_AVX2 = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+}
 
 
 def load_split() -> dict[str, tuple[list[str], list[str]]]:
@@ -263,6 +268,7 @@ def main() -> None:
         {
             "isa": args.isa,
             "torch_env": TORCH_AVX2 if args.isa == "avx2" else {},
+            "onnx_rows_isa": "native (onnxruntime cannot be limited to AVX2)",
             "model": str(args.model or "frozen MiniLM, max_length=256, fitted on the train split"),
             "fit_seconds": fit_seconds,
             "exports": {

@@ -60,9 +60,13 @@ def cpu_has_native_bf16() -> bool:
     On such CPUs bf16 autocast made MiniLM's training 1.7 times and its
     inference 2.5 times faster than fp32, with the same validation accuracy
     on BBC News (``benchmarks/compare.py``); elsewhere bf16 is emulated and slow.
+    False too when torch's kernels are limited to AVX2 or less (for instance by
+    ``ATEN_CPU_CAPABILITY=avx2``), as bf16 then runs on emulating kernels.
     """
     import torch
 
+    if torch.backends.cpu.get_cpu_capability() in ("DEFAULT", "NO AVX", "AVX2"):
+        return False
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
 
