@@ -28,7 +28,7 @@ LAYERS = [
     ["onnx"],
     ["_onnx_export"],
     ["_classifier"],
-    ["_evaluation", "_report_rendering", "_explain", "datasets"],
+    ["_evaluation", "_report_rendering", "_explain", "datasets", "quality"],
     ["topicbert"],
     [
         "integrations",

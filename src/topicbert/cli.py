@@ -1,4 +1,4 @@
-"""The ``topicbert`` command line: train, evaluate, predict, explain, serve, export.
+"""The ``topicbert`` command line: train, evaluate, predict, explain, serve, export, label-issues.
 
 ``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
 holds out a stratified test split, fine-tunes a model on the rest, prints
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             command.add_parser(commands)
         except ImportError as exc:  # e.g. a torch-free install that only serves ONNX exports
-            _add_unavailable(commands, command.__name__.rsplit(".", 1)[-1], exc)
+            _add_unavailable(commands, command.__name__.rsplit(".", 1)[-1].replace("_", "-"), exc)
     return parser
 
 

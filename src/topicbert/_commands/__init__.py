@@ -6,7 +6,15 @@ command's arguments and sets ``handler`` to its ``run(args)``.
 
 from __future__ import annotations
 
-from topicbert._commands import evaluate, explain, export, predict, serve, train
+from topicbert._commands import (
+    evaluate,
+    explain,
+    export,
+    label_issues,
+    predict,
+    serve,
+    train,
+)
 
-COMMANDS = (train, evaluate, predict, explain, serve, export)
+COMMANDS = (train, evaluate, predict, explain, serve, export, label_issues)
 """The command modules, in the order ``topicbert --help`` lists them."""

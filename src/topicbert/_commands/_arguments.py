@@ -56,11 +56,14 @@ def add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
 
 
-def add_columns(parser: argparse.ArgumentParser, *, labels: bool = True) -> None:
-    """Which CSV columns hold the texts (and the labels)."""
+def add_columns(
+    parser: argparse.ArgumentParser, *, labels: bool = True, label_separator: bool = True
+) -> None:
+    """Which CSV columns hold the texts (and the labels, single or sets)."""
     parser.add_argument("--text-column", help="column holding the texts (default: detected)")
     if labels:
         parser.add_argument("--label-column", help="column holding the labels (default: detected)")
+    if labels and label_separator:
         parser.add_argument(
             "--label-separator",
             metavar="SEP",
