@@ -61,7 +61,11 @@ def model() -> BertTopicClassifier:
 
 
 def main() -> None:
+    import argparse
+
     from cleanlab.filter import find_label_issues as cleanlab_find
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
 
     data = drop_duplicate_texts(read_labeled_csv(DATA))
     train, _, _ = train_val_test_split(data, random_state=SEED)
