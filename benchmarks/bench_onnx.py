@@ -43,9 +43,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._results import machine, write
+from benchmarks.compare import DATA
+from benchmarks.compare import load_split as load_compare_split
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
-SEED = 42
 RUNTIMES = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "pipeline-fp32")
 TORCH_AVX2 = {
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -55,12 +55,8 @@ TORCH_AVX2 = {
 
 
 def load_split() -> dict[str, tuple[list[str], list[str]]]:
-    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
-
-    data = drop_duplicate_texts(read_labeled_csv(DATA))
-    train, val, test = train_val_test_split(data, random_state=SEED)
-    parts = {"train": train, "val": val, "test": test}
-    return {k: (v["text"].tolist(), v["label"].tolist()) for k, v in parts.items()}
+    """The split every BBC benchmark uses (``benchmarks/compare.py``)."""
+    return load_compare_split(DATA)
 
 
 def resident_mib() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import string
 from pathlib import Path
 
@@ -183,3 +184,10 @@ def tiny_classifier(tiny_bert: Path, **params: object) -> BertTopicClassifier:
 def fitted(tiny_bert: Path, corpus: tuple[list[str], list[str]]) -> BertTopicClassifier:
     texts, labels = corpus
     return tiny_classifier(tiny_bert).fit(texts, labels)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from tests.conftest import free_port
 from topicbert.integrations._batching import MicroBatcher, ServerBusyError
 
 pytest.importorskip("flask")
@@ -162,9 +163,7 @@ def test_bad_batching_settings_are_refused() -> None:
 
 def test_sigterm_finishes_requests_in_flight(fitted, tmp_path) -> None:
     model = fitted.save(tmp_path / "model")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "topicbert.cli", "serve", str(model), "--port", str(port)],

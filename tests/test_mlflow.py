@@ -3,7 +3,6 @@ nested runs under a grid search, and a server that dies mid-training."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from sklearn.model_selection import GridSearchCV
 
 from topicbert import Callback
 
-from .conftest import tiny_classifier
+from .conftest import free_port, tiny_classifier
 
 mlflow = pytest.importorskip("mlflow")
 from topicbert.integrations.mlflow import MLflowCallback, load_model  # noqa: E402
@@ -87,12 +86,6 @@ def test_nested_runs_for_a_grid_search(local_store: Path, tiny_bert: Path, corpu
     )
     assert len(children) == 2 * 2 + 1  # two candidates, two folds, and the refit
     assert {run.data.params["learning_rate"] for run in children} == {"0.001", "0.003"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(directory: Path) -> tuple[subprocess.Popen, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ import urllib.request
 import numpy as np
 import pytest
 
-from tests.conftest import tiny_classifier
+from tests.conftest import free_port, tiny_classifier
 from topicbert import BertTopicClassifier
 from topicbert.cli import main
 from topicbert.exceptions import ModelLoadError, ModelSaveError
@@ -214,12 +213,6 @@ BLOCKER = textwrap.dedent(
     sys.meta_path.insert(0, Blocker())
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serving_an_export_needs_no_torch(fitted, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from topicbert.integrations.serving import create_app
 
 from .browser import FLAGS, chromium
+from .conftest import free_port
 
 SPORT = "The team won the cup after a late goal and the coach praised every player."
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
@@ -148,12 +148,6 @@ def test_create_app_checks_its_model(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- real server
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def request_json(url: str, payload: object | None = None, timeout: float = 30) -> tuple[int, dict]:
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})

@@ -29,7 +29,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from topicbert._model import TopicModel
-from topicbert._persistence import library_version, to_json_value, write_directory_atomically
+from topicbert._persistence import (
+    classes_to_metadata,
+    library_version,
+    to_json_value,
+    write_directory_atomically,
+)
 from topicbert._tokenizing import special_tokens
 from topicbert.onnx import ONNX_FILE, ONNX_FORMAT_VERSION, ONNX_METADATA_FILE, TOKENIZER_FILE
 
@@ -78,10 +83,7 @@ def export_onnx(
             "topicbert_version": library_version(),
             "backbone": estimator.backbone_name_,
             "quantize": quantize,
-            "classes": to_json_value(estimator.classes_, what="classes_"),
-            "classes_dtype": (
-                estimator.classes_.dtype.str if estimator.classes_.dtype != object else "O"
-            ),
+            **classes_to_metadata(estimator.classes_),
             "target_kind": estimator.target_kind_,
             "threshold": estimator.threshold,
             "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),

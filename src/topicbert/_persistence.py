@@ -214,8 +214,7 @@ def _metadata(estimator: BertTopicClassifier, prefix: str) -> dict[str, Any]:
         "topicbert_version": library_version(),
         "backbone": estimator.backbone_name_,
         "weights_prefix": prefix,
-        "classes": to_json_value(classes, what="classes_"),
-        "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+        **classes_to_metadata(classes),
         "target_kind": estimator.target_kind_,
         "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
         "params": params,
@@ -334,6 +333,14 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     except ValueError as exc:
         raise ModelLoadError(f"{str(path)!r} is malformed: {exc}.") from exc
     return metadata
+
+
+def classes_to_metadata(classes: np.ndarray) -> dict[str, object]:
+    """The ``classes`` and ``classes_dtype`` entries that :func:`classes_from_metadata` reads."""
+    return {
+        "classes": to_json_value(classes, what="classes_"),
+        "classes_dtype": classes.dtype.str if classes.dtype != object else "O",
+    }
 
 
 def classes_from_metadata(metadata: Mapping[str, Any], path: Path) -> np.ndarray:

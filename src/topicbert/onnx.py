@@ -141,11 +141,12 @@ class OnnxTopicClassifier:
                 f"{str(directory / TOKENIZER_FILE)!r} is missing or unreadable: {exc}"
             ) from exc
         self._tokenizer.no_padding()
-        self._tokenizer.no_truncation()
-        self._truncating = _copy_tokenizer(self._tokenizer)
-        self._truncating.enable_truncation(
-            self.max_length, direction=str(metadata.get("truncation_side", "right"))
-        )
+        if self.long_text == "truncate":  # else whole texts, fitted into windows afterwards
+            self._tokenizer.enable_truncation(
+                self.max_length, direction=str(metadata.get("truncation_side", "right"))
+            )
+        else:
+            self._tokenizer.no_truncation()
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -171,7 +172,7 @@ class OnnxTopicClassifier:
     def tokenize(self, texts: Sequence[str]) -> list[Document]:
         """Token ids of each text's windows, as the exported estimator makes them."""
         if self.long_text == "truncate":
-            return [[list(e.ids)] for e in self._truncating.encode_batch(list(texts))]
+            return [[list(e.ids)] for e in self._tokenizer.encode_batch(list(texts))]
         content = self.max_length - len(self._prefix) - len(self._suffix)
         encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         return [
@@ -270,12 +271,6 @@ def _check_texts(X: Sequence[str]) -> list[str]:
                 f"X must contain only str; position {position} holds {type(text).__name__}."
             )
     return texts
-
-
-def _copy_tokenizer(tokenizer: Any) -> Any:
-    from tokenizers import Tokenizer
-
-    return Tokenizer.from_str(tokenizer.to_str())
 
 
 def _read_metadata(directory: Path) -> dict[str, Any]:

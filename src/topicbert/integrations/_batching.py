@@ -69,15 +69,8 @@ class MicroBatcher:
         self._queued_texts = 0
         self._condition = threading.Condition()
         self._closed = False
-        self.batches_run = 0
-        self.texts_run = 0
         self._worker = threading.Thread(target=self._work, name="topicbert-batcher", daemon=True)
         self._worker.start()
-
-    @property
-    def queued_texts(self) -> int:
-        """Texts waiting for the worker."""
-        return self._queued_texts
 
     def submit(self, texts: list[str]) -> np.ndarray:
         """Wait for the probabilities of ``texts``; raises what the model raised for them."""
@@ -140,8 +133,6 @@ class MicroBatcher:
             for request in batch:  # find whose texts failed; the others get their rows
                 self._run([request])
             return
-        self.batches_run += 1
-        self.texts_run += len(texts)
         start = 0
         for request in batch:
             request.future.set_result(proba[start : start + len(request.texts)])
