@@ -280,3 +280,17 @@ def test_serving_an_export_needs_no_torch(fitted, tmp_path):
     output = (tmp_path / "server.log").read_text()
     assert code == 0, output
     assert "Traceback" not in output
+
+
+def test_export_keeps_the_abstention_settings(fitted, held_out, tmp_path):
+    import pickle
+
+    texts = held_out[0]
+    model = pickle.loads(pickle.dumps(fitted))
+    top = np.sort(model.predict_proba(texts).max(axis=1))
+    middle = float(top[len(top) // 2 - 1] + top[len(top) // 2]) / 2  # away from every text's
+    model.set_params(min_confidence=middle, abstain_label="unknown")
+    exported = OnnxTopicClassifier(model.export_onnx(tmp_path / "export"))
+    assert exported.min_confidence == model.min_confidence
+    assert list(exported.predict(texts)) == list(model.predict(texts))
+    assert "unknown" in list(exported.predict(texts))

@@ -83,6 +83,18 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         Multi-label only: with 1, a text for which no label reaches its
         threshold gets its most probable label (for corpora where every text
         has a topic); with 0, it gets none.
+    min_confidence : float, default=None
+        Abstention: a text whose most probable label has a probability below
+        this gets no topic from ``predict``: ``abstain_label`` (single-label)
+        or an empty label set (multi-label, whatever ``min_labels`` says).
+        ``None`` never abstains. ``predict_proba`` is unaffected; calibrate
+        the probabilities first (see the "Calibrated probabilities"
+        tutorial) so that the number means what it says.
+    abstain_label : hashable, default=None
+        Single-label with ``min_confidence``: what ``predict`` gives a text it
+        abstains on; must not be one of ``classes_``. Its result is then an
+        object array. Use a label such as ``"unknown"`` to pass predictions to
+        scikit-learn's metrics, which refuse ``None`` beside strings.
     pooling : {"mean", "cls", "pooler"}, default="mean"
         How token vectors become one document vector: the attention-masked
         mean, the first ([CLS]) token, or the encoder's own pooler output
@@ -202,6 +214,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         multilabel: bool | str = "auto",
         threshold: float | str = 0.5,
         min_labels: int = 0,
+        min_confidence: float | None = None,
+        abstain_label: Any = None,
         pooling: str = "mean",
         max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
@@ -231,6 +245,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.multilabel = multilabel
         self.threshold = threshold
         self.min_labels = min_labels
+        self.min_confidence = min_confidence
+        self.abstain_label = abstain_label
         self.pooling = pooling
         self.max_length = max_length
         self.long_text = long_text
@@ -298,6 +314,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
         targets = encode_targets(y, len(texts), labels=self.labels, multilabel=self.multilabel)
         classes, y_index = targets.classes, targets.encoded
+        if self.min_confidence is not None and not targets.multilabel:
+            from topicbert._thresholds import check_abstain_label
+
+            check_abstain_label(self.abstain_label, classes)
 
         from topicbert._backbones import resolve_backbone
         from topicbert._devices import (
@@ -630,13 +650,18 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             Single-label: labels taken from ``classes_``. Multi-label, the
             kind ``fit`` was given: a 0/1 indicator array, or a list holding
             a tuple of labels per text, in ``classes_`` order (see
-            ``threshold`` and ``min_labels``).
+            ``threshold`` and ``min_labels``). With ``min_confidence``, texts
+            without a confident topic get ``abstain_label`` (single-label, in
+            an object array) or no label.
         """
         check_is_fitted(self)
         return self._decide(self.predict_proba(X))
 
-    def _decide(self, proba: np.ndarray) -> Any:
-        """Turn probabilities into predictions: the top class, or the labels over threshold."""
+    def _decide(self, proba: np.ndarray, *, min_confidence: float | None = None) -> Any:
+        """Turn probabilities into predictions: the top class, or the labels over threshold.
+
+        ``min_confidence`` overrides the parameter of that name when given.
+        """
         from topicbert._thresholds import decide
 
         return decide(
@@ -646,6 +671,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             threshold=self.threshold,
             thresholds=self.thresholds_,
             min_labels=self.min_labels,
+            min_confidence=self.min_confidence if min_confidence is None else min_confidence,
+            abstain_label=self.abstain_label,
         )
 
     def score(self, X: Sequence[str], y: Any, sample_weight: Any = None) -> float:
@@ -676,7 +703,16 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                     "This model was fitted on single labels; y must hold one label per text, "
                     "not sets of labels."
                 )
-            return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+            predicted = self.predict(X)
+            if self.min_confidence is not None:  # an abstention counts as a mistake
+                truth = np.asarray(y, dtype=object)
+                if truth.shape != predicted.shape:
+                    raise ValueError(
+                        f"y holds {len(truth)} labels for {len(predicted)} texts; "
+                        "give one per text."
+                    )
+                return float(np.average(truth == predicted, weights=sample_weight))
+            return float(accuracy_score(y, predicted, sample_weight=sample_weight))
 
         texts = check_texts(X, owner="BertTopicClassifier.score")
         truth = as_indicator(y, self.classes_, len(texts))

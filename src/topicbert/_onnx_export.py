@@ -88,6 +88,8 @@ def export_onnx(
             "threshold": estimator.threshold,
             "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
             "min_labels": estimator.min_labels,
+            "min_confidence": estimator.min_confidence,
+            "abstain_label": to_json_value(estimator.abstain_label, what="abstain_label"),
             "max_length": estimator.max_length,
             "long_text": estimator.long_text,
             "max_chunks": estimator.max_chunks,

@@ -60,6 +60,15 @@ def apply_thresholds(proba: np.ndarray, thresholds: np.ndarray, min_labels: int)
     return predicted
 
 
+def check_abstain_label(abstain_label: Any, classes: np.ndarray) -> None:
+    """Refuse an abstention label that is also a real label."""
+    if any(abstain_label == label for label in classes.tolist()):
+        raise ValueError(
+            f"abstain_label={abstain_label!r} is one of the labels; choose a value that is "
+            "not, such as None or 'unknown', so that abstentions stay apart."
+        )
+
+
 def decide(
     proba: np.ndarray,
     *,
@@ -68,15 +77,26 @@ def decide(
     threshold: float | str,
     thresholds: np.ndarray | None,
     min_labels: int,
+    min_confidence: float | None = None,
+    abstain_label: Any = None,
 ) -> Any:
     """Turn probabilities into predictions: the top class, or the labels over threshold.
 
     ``threshold`` is the estimator's parameter: a probability, or ``"tune"``
-    to use the ``thresholds`` learnt when fitting.
+    to use the ``thresholds`` learnt when fitting. With ``min_confidence``, a
+    row whose top probability is below it abstains: single-label, it gets
+    ``abstain_label`` (the result is then an object array); multi-label, no
+    label at all, whatever ``min_labels`` says.
     """
+    confident = None if min_confidence is None else proba.max(axis=1) >= min_confidence
     if target_kind == "single":
         result: np.ndarray = classes[proba.argmax(axis=1)]
-        return result
+        if confident is None:
+            return result
+        check_abstain_label(abstain_label, classes)
+        decided = result.astype(object)
+        decided[~confident] = abstain_label
+        return decided
     from topicbert._targets import decode
 
     if isinstance(threshold, str):
@@ -88,4 +108,7 @@ def decide(
         per_label = np.asarray(thresholds, dtype=np.float64)
     else:
         per_label = np.full(len(classes), float(threshold))
-    return decode(apply_thresholds(proba, per_label, min_labels), target_kind, classes)
+    indicator = apply_thresholds(proba, per_label, min_labels)
+    if confident is not None:
+        indicator[~confident] = 0
+    return decode(indicator, target_kind, classes)

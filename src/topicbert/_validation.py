@@ -228,6 +228,14 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
             "The 'min_labels' parameter of BertTopicClassifier must be 0 or 1. "
             f"Got {p.min_labels!r} instead."
         )
+    check_number("min_confidence", p.min_confidence, float, 0, 1, allow_none=True)
+    try:
+        hash(p.abstain_label)
+    except TypeError:
+        raise TypeError(
+            "The 'abstain_label' parameter of BertTopicClassifier must be hashable, like a "
+            f"label. Got {type(p.abstain_label).__name__} instead."
+        ) from None
     check_bool("early_stopping", p.early_stopping)
     if not isinstance(p.device, str):
         raise TypeError(

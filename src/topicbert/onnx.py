@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from topicbert._persistence import classes_from_metadata
+from topicbert._persistence import classes_from_metadata, from_json_value
 from topicbert._probabilities import sigmoid, softmax
 from topicbert._thresholds import decide
 from topicbert._tokenizing import Document, fit_windows
@@ -86,6 +86,11 @@ class OnnxTopicClassifier:
         How multi-label probabilities become label sets.
     min_labels : int
         1: a multi-label row where no label passes gets its most likely one.
+    min_confidence : float or None
+        Abstention, as the estimator's parameter: ``predict`` gives no topic
+        to a text whose top probability is below it. May be set after loading.
+    abstain_label : hashable
+        What a single-label ``predict`` gives a text it abstains on.
     backbone_name_ : str
         The backbone the model was fine-tuned from.
     quantize : {None, "int8"}
@@ -124,6 +129,9 @@ class OnnxTopicClassifier:
         self.thresholds_ = None if thresholds is None else np.asarray(thresholds, np.float64)
         self.threshold: float | str = metadata.get("threshold", 0.5)
         self.min_labels = int(metadata.get("min_labels", 0))
+        min_confidence = metadata.get("min_confidence")
+        self.min_confidence = None if min_confidence is None else float(min_confidence)
+        self.abstain_label = from_json_value(metadata.get("abstain_label"))
         self.backbone_name_ = str(metadata.get("backbone", "onnx"))
         self.quantize = metadata.get("quantize")
         self.max_length = int(metadata["max_length"])
@@ -247,10 +255,12 @@ class OnnxTopicClassifier:
         labels : ndarray or list
             Single-label: labels from ``classes_``. Multi-label: an indicator
             array or a list of label tuples, the kind the estimator was fitted on.
+            With ``min_confidence``, texts without a confident topic get
+            ``abstain_label`` (single-label) or no label.
         """
         return self._decide(self.predict_proba(X))
 
-    def _decide(self, proba: np.ndarray) -> Any:
+    def _decide(self, proba: np.ndarray, *, min_confidence: float | None = None) -> Any:
         return decide(
             proba,
             target_kind=self.target_kind_,
@@ -258,6 +268,8 @@ class OnnxTopicClassifier:
             threshold=self.threshold,
             thresholds=self.thresholds_,
             min_labels=self.min_labels,
+            min_confidence=self.min_confidence if min_confidence is None else min_confidence,
+            abstain_label=self.abstain_label,
         )
 
 

@@ -39,6 +39,31 @@ def share(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        message = f"must be a probability from 0 to 1, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text}")
+    return value
+
+
+def add_min_confidence(parser: argparse.ArgumentParser, default_help: str) -> None:
+    """Abstention: no topic for a text whose top probability is below P."""
+    parser.add_argument(
+        "--min-confidence",
+        type=probability,
+        metavar="P",
+        help=(
+            "abstain (no topic) on a text whose most probable label has a probability "
+            f"below P; {default_help}"
+        ),
+    )
+
+
 def threshold(text: str) -> float | str:
     """An argparse type: ``tune`` or a probability strictly between 0 and 1."""
     if text == "tune":

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from topicbert._commands._arguments import add_model
+from topicbert._commands._arguments import add_min_confidence, add_model
 
 
 def add_parser(commands: Any) -> None:
@@ -33,6 +33,9 @@ def add_parser(commands: Any) -> None:
         default="|",
         metavar="SEP",
         help="multi-label models: the separator between labels in CSV output (%(default)s)",
+    )
+    add_min_confidence(
+        predict, "its label is then empty in CSV, null in JSON (default: the model's setting)"
     )
     predict.set_defaults(handler=run)
 
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> None:
     from topicbert._targets import label_lists
 
     model = BertTopicClassifier.load(args.model)
+    if args.min_confidence is not None:
+        model.set_params(min_confidence=args.min_confidence)
     classes = [str(c) for c in model.classes_]
     is_csv = args.input.endswith(".csv") or args.text_column is not None
     with contextlib.ExitStack() as files:
@@ -87,10 +92,11 @@ def run(args: argparse.Namespace) -> None:
                 decided = label_lists(decided, model.classes_)
             for row, prediction in zip(proba, decided, strict=True):
                 labels = [str(label) for label in prediction] if multilabel else []
+                label = None if prediction is None else str(prediction)  # None: abstained
                 if args.format == "csv":
-                    cell = args.label_separator.join(labels) if multilabel else str(prediction)
+                    cell = args.label_separator.join(labels) if multilabel else label or ""
                     writer.writerow([cell, *(repr(float(p)) for p in row)])
                 else:
                     probabilities = dict(zip(classes, map(float, row), strict=True))
-                    key, value = ("labels", labels) if multilabel else ("label", str(prediction))
+                    key, value = ("labels", labels) if multilabel else ("label", label)
                     sink.write(json.dumps({key: value, "probabilities": probabilities}) + "\n")

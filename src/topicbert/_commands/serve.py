@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from topicbert._commands._arguments import add_model, non_negative_float, positive_int
+from topicbert._commands._arguments import (
+    add_min_confidence,
+    add_model,
+    non_negative_float,
+    positive_int,
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -37,6 +42,7 @@ def add_parser(commands: Any) -> None:
         default=DEFAULT_MAX_TEXTS,
         help="texts per API request (%(default)s)",
     )
+    add_min_confidence(serve, "requests may set their own (default: the model's)")
     batching = serve.add_argument_group(
         "batching", "requests that arrive together run through the model as one batch"
     )
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> None:
         port=args.port,
         threads=args.threads,
         max_texts=args.max_texts,
+        min_confidence=args.min_confidence,
         batching=BatchingSettings(
             enabled=not args.no_batching,
             max_wait_ms=args.batch_wait_ms,

@@ -80,8 +80,12 @@ class ModelService:
         *,
         explain_samples: int = 500,
         batching: BatchingSettings | None = None,
+        min_confidence: float | None = None,
     ) -> None:
         self.model = load_fitted(model_or_path)
+        if min_confidence is None:
+            min_confidence = getattr(self.model, "min_confidence", None)
+        self.min_confidence = min_confidence
         self.classes = np.asarray(self.model.classes_).tolist()
         self.name = str(getattr(self.model, "backbone_name_", type(self.model).__name__))
         self.explain_samples = explain_samples
@@ -148,12 +152,25 @@ class ModelService:
         """Whether the model predicts sets of labels."""
         return str(getattr(self.model, "target_kind_", "single")) != "single"
 
-    def chosen_labels(self, proba: np.ndarray) -> list[list[str]]:
-        """Multi-label: the labels each row's probabilities give (thresholds applied)."""
-        from topicbert._targets import label_lists
+    def decide(self, proba: np.ndarray, min_confidence: float | None = None) -> list[Any]:
+        """Each row's predicted label (``None``: no confident topic), or its label list.
 
-        decided = label_lists(self.model._decide(proba), np.asarray(self.model.classes_))
-        return [[str(label) for label in row] for row in decided]
+        ``min_confidence`` (default: the service's) is the top probability
+        below which a row gets no topic.
+        """
+        if min_confidence is None:
+            min_confidence = self.min_confidence
+        if self.multilabel:
+            from topicbert._targets import label_lists
+
+            decided = self.model._decide(proba, min_confidence=min_confidence)
+            lists = label_lists(decided, np.asarray(self.model.classes_))
+            return [[str(label) for label in row] for row in lists]
+        labels: list[str | None] = [str(self.classes[int(i)]) for i in proba.argmax(axis=1)]
+        if min_confidence is not None:
+            confident = proba.max(axis=1) >= min_confidence
+            labels = [label if ok else None for label, ok in zip(labels, confident, strict=True)]
+        return labels
 
     def probabilities(self, row: np.ndarray) -> dict[str, float]:
         """One row of probabilities as ``{label: probability}``."""

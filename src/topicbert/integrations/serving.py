@@ -12,7 +12,9 @@ Routes:
   predicted topic, every class's probability and, on request, the explanation.
 - ``POST /api/predict`` with ``{"texts": [...]}``: each text's label and
   probabilities; for a multi-label model, each text's ``labels`` (every
-  label over its threshold) and every label's probability.
+  label over its threshold) and every label's probability. An optional
+  ``"min_confidence": p`` abstains on texts whose top probability is below
+  ``p``: their ``label`` is ``null`` (multi-label: no ``labels``).
 - ``POST /api/explain`` with ``{"text": "...", "method": "lime"}``: word weights.
 - ``GET /healthz``: liveness, ``{"status": "ok", "ready": ..., ...}`` while the
   process runs.
@@ -97,6 +99,16 @@ def check_explain_options(body: dict[str, Any]) -> tuple[str, int]:
     return method, num_features
 
 
+def check_min_confidence(body: dict[str, Any]) -> float | None:
+    """Return the optional ``min_confidence`` of a predict request."""
+    value = body.get("min_confidence")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidRequestError('"min_confidence" must be a number from 0 to 1.')
+    return float(value)
+
+
 def json_object(body: object) -> dict[str, Any]:
     """Return a request's parsed JSON body if it is an object."""
     if not isinstance(body, dict):
@@ -114,6 +126,7 @@ def create_app(
     max_body_bytes: int = 2_000_000,
     explain_samples: int = 500,
     batching: BatchingSettings | None = None,
+    min_confidence: float | None = None,
 ) -> Flask:
     """Build the Flask app around a fitted model, loaded once here.
 
@@ -135,6 +148,10 @@ def create_app(
         How concurrent requests are batched (default: on, no extra wait, 64 texts,
         1024 texts queued); ``BatchingSettings(enabled=False)`` runs each
         request alone.
+    min_confidence : float, optional
+        Abstain (label ``null``, no labels) on texts whose top probability is
+        below it, unless a request says otherwise; by default the model's
+        own ``min_confidence``.
 
     Returns
     -------
@@ -148,7 +165,12 @@ def create_app(
             "Serving needs Flask; install it with: pip install 'topicbert[serve]'"
         ) from exc
 
-    service = ModelService(model_or_path, explain_samples=explain_samples, batching=batching)
+    service = ModelService(
+        model_or_path,
+        explain_samples=explain_samples,
+        batching=batching,
+        min_confidence=min_confidence,
+    )
     app = Flask(__name__, template_folder="templates")
     app.extensions["topicbert"] = service
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
@@ -209,22 +231,15 @@ def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: 
 
     @app.post("/api/predict")
     def api_predict() -> Any:
-        texts = check_texts(json_object(request.get_json(silent=True)), max_texts, max_chars)
+        body = json_object(request.get_json(silent=True))
+        texts = check_texts(body, max_texts, max_chars)
+        min_confidence = check_min_confidence(body)
         proba = service.predict_proba(texts)
-        if service.multilabel:
-            return jsonify(
-                predictions=[
-                    {"labels": labels, "probabilities": service.probabilities(row)}
-                    for labels, row in zip(service.chosen_labels(proba), proba, strict=True)
-                ]
-            )
+        key = "labels" if service.multilabel else "label"
         return jsonify(
             predictions=[
-                {
-                    "label": str(service.classes[int(row.argmax())]),
-                    "probabilities": service.probabilities(row),
-                }
-                for row in proba
+                {key: decided, "probabilities": service.probabilities(row)}
+                for decided, row in zip(service.decide(proba, min_confidence), proba, strict=True)
             ]
         )
 
@@ -270,9 +285,11 @@ def _register_page(app: Flask, service: ModelService, max_chars: int) -> None:
                 check_text(text, "The text", max_chars)
                 row = service.predict_proba([text])[0]
                 order = np.argsort(-row, kind="stable")
-                label = service.classes[int(order[0])]
+                decided = service.decide(row[None, :])[0]
                 if service.multilabel:
-                    label = ", ".join(service.chosen_labels(row[None, :])[0]) or "none"
+                    label = ", ".join(decided) or "none"
+                else:
+                    label = "no confident topic" if decided is None else decided
                 context["result"] = {
                     "label": label,
                     "heading": "Topics" if service.multilabel else "Topic",
@@ -359,32 +376,35 @@ def run_until_stopped(server: Any, *, drain_timeout: float = 30.0) -> None:
     service: ModelService = server.topicbert_service
     stopping = threading.Event()
 
-    def drain_then_stop() -> None:
-        deadline = time.monotonic() + drain_timeout
-        while time.monotonic() < deadline and not _all_answered(server):
-            time.sleep(0.02)
-        service.stop(timeout=max(0.0, deadline - time.monotonic()))
-        # closing every socket ends waitress's loop; done by the loop itself, between polls
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-
     def on_signal(signum: int, frame: object) -> None:
         if stopping.is_set():
-            raise SystemExit(0)  # a second Ctrl-C: stop now (waitress's loop ends on it)
+            raise SystemExit(0)  # a second Ctrl-C: stop now
         stopping.set()
         service.stopping = True
-        # stop accepting connections (those open are served); sockets are closed by the
-        # loop's own thread, never here in the middle of a poll
-        server.trigger.pull_trigger(lambda: wasyncore.dispatcher.close(server))
-        threading.Thread(target=drain_then_stop, name="topicbert-drain", daemon=True).start()
+        server.trigger.pull_trigger()  # wake the loop; it does the rest between polls
 
+    # Every socket is opened, read, written and closed by this thread, between
+    # polls: closing one while another thread polls or writes to it races.
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        server.run()
+        deadline = None
+        while True:
+            if stopping.is_set():
+                if deadline is None:
+                    deadline = time.monotonic() + drain_timeout
+                    wasyncore.dispatcher.close(server)  # refuse new connections
+                if _all_answered(server) or time.monotonic() >= deadline:
+                    break
+            timeout = 0.02 if stopping.is_set() else server.adj.asyncore_loop_timeout
+            wasyncore.loop(
+                timeout=timeout, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+            )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        server.task_dispatcher.shutdown()
         service.stop(timeout=drain_timeout)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
 
 
 def _all_answered(server: Any) -> bool:
