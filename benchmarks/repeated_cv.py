@@ -1,0 +1,309 @@
+"""Accuracy with its spread: repeated stratified cross-validation against TF-IDF.
+
+One test split moves by more than the gaps between systems (on BBC one article
+is 0.23 points), so every system here is scored on the same folds of the
+whole de-duplicated corpus (5 folds x ``--repeats`` repeats,
+``random_state=42``), and each is compared with TF-IDF + LinearSVC fold by
+fold. Reported per system: mean and standard deviation over folds, and the
+paired per-fold difference against TF-IDF with its standard deviation and its
+corrected standard error (Nadeau & Bengio, 2003: the folds share training
+texts, so the plain standard error is too small); a difference is called
+larger than its spread when it exceeds twice that corrected error.
+
+BBC (single label): accuracy, macro-F1, log-loss and expected calibration
+error (ECE), the last two before and after temperature scaling
+(``CalibratedClassifierCV(FrozenEstimator(model), method="temperature")``
+fitted on one half of the test fold and applied to the other, both ways), fit
+seconds and docs/s. Reuters (multi-label, iterative stratification):
+micro-F1, macro-F1 and subset accuracy.
+
+Results are written after every fold, so ``--resume`` continues a run that was
+stopped; raw JSON in ``benchmarks/results/``.
+
+    python benchmarks/repeated_cv.py                              # BBC, default systems
+    python benchmarks/repeated_cv.py --systems tfidf finetune-minilm --repeats 1
+    python benchmarks/repeated_cv.py --corpus reuters --systems tfidf tfidf-tuned frozen-minilm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import RESULTS, write
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = {
+    "bbc": ROOT / "data" / "bbc-news.csv.gz",
+    "reuters": ROOT / "data" / "reuters-21578-modapte-train.csv.gz",
+}
+MPNET = ROOT / "models" / "all-mpnet-base-v2"  # benchmarks/get_mpnet.py puts it there
+SEED = 42
+N_SPLITS = 5
+BASELINE = "tfidf"
+BACKBONES = {"minilm": "all-MiniLM-L6-v2", "mpnet": str(MPNET)}
+# BertTopicClassifier parameters of each system (besides the backbone)
+BERT_SYSTEMS: dict[str, dict[str, Any]] = {
+    "frozen-minilm": {"freeze_backbone": True},
+    "frozen-minilm-chunks": {"freeze_backbone": True, "long_text": "chunks"},
+    "frozen-mpnet": {"freeze_backbone": True},
+    "frozen-mpnet-chunks": {"freeze_backbone": True, "long_text": "chunks"},
+    "finetune-minilm": {},
+    "finetune-mpnet": {},
+}
+SYSTEMS = (BASELINE, "tfidf-tuned", *BERT_SYSTEMS)
+
+
+def folds(corpus: str, labels: list[Any], repeats: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The same (train, test) index pairs for every system: repeat by repeat, fold by fold."""
+    x = np.zeros((len(labels), 1))
+    if corpus == "bbc":
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        splitter: Any = RepeatedStratifiedKFold(
+            n_splits=N_SPLITS, n_repeats=repeats, random_state=SEED
+        )
+        return list(splitter.split(x, labels))
+    from iterstrat.ml_stratifiers import RepeatedMultilabelStratifiedKFold
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    indicator = MultiLabelBinarizer().fit_transform(labels)
+    splitter = RepeatedMultilabelStratifiedKFold(
+        n_splits=N_SPLITS, n_repeats=repeats, random_state=SEED
+    )
+    return list(splitter.split(x, indicator))
+
+
+def bert(system: str, **extra: Any) -> Any:
+    from topicbert import BertTopicClassifier
+
+    params = dict(BERT_SYSTEMS[system])
+    backbone = BACKBONES[system.split("-")[1]]
+    if backbone == str(MPNET) and not MPNET.exists():
+        raise SystemExit(f"{MPNET} is missing: run python benchmarks/get_mpnet.py first")
+    return BertTopicClassifier(backbone=backbone, random_state=0, **params, **extra)
+
+
+# ------------------------------------------------------------- single label
+def calibration_scores(model: Any, texts: list[str], labels: list[str]) -> dict[str, float]:
+    """Log-loss and ECE of temperature-scaled probabilities, each half fitted on the other."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold
+
+    from topicbert import evaluate_report
+
+    proba = np.zeros((len(texts), len(model.classes_)))
+    temperatures = []
+    halves = StratifiedKFold(n_splits=2, shuffle=True, random_state=SEED).split(texts, labels)
+    for fit_half, apply_half in halves:
+        calibrated = CalibratedClassifierCV(FrozenEstimator(model), method="temperature")
+        calibrated.fit([texts[i] for i in fit_half], [labels[i] for i in fit_half])
+        proba[apply_half] = calibrated.predict_proba([texts[i] for i in apply_half])
+        temperatures.append(float(calibrated.calibrated_classifiers_[0].calibrators[0].beta_))
+    classes = list(model.classes_)
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    report = evaluate_report(labels, predicted, y_proba=proba, labels=classes)
+    return {
+        "log_loss_calibrated": float(log_loss(labels, proba, labels=classes)),
+        "ece_calibrated": float(report.expected_calibration_error or 0.0),
+        "temperature_beta": float(np.mean(temperatures)),
+    }
+
+
+def single_label_fold(
+    system: str, train: tuple[list[str], list[str]], test: tuple[list[str], list[str]]
+) -> dict[str, Any]:
+    from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+    from topicbert import evaluate_report
+
+    if system == BASELINE:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.svm import LinearSVC
+
+        model: Any = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC()
+        )
+    else:
+        model = bert(system)
+    started = time.perf_counter()
+    model.fit(*train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    proba = model.predict_proba(test[0]) if hasattr(model, "predict_proba") else None
+    predicted = (
+        model.predict(test[0]) if proba is None else np.asarray(model.classes_)[proba.argmax(1)]
+    )
+    seconds = time.perf_counter() - started
+    row: dict[str, Any] = {
+        "accuracy": float(accuracy_score(test[1], predicted)),
+        "macro_f1": float(f1_score(test[1], predicted, average="macro")),
+        "errors": int(sum(p != t for p, t in zip(predicted, test[1], strict=True))),
+        "fit_seconds": fit_seconds,
+        "docs_per_second": len(test[0]) / seconds,
+    }
+    if proba is not None:
+        classes = list(model.classes_)
+        report = evaluate_report(test[1], list(predicted), y_proba=proba, labels=classes)
+        row["log_loss"] = float(log_loss(test[1], proba, labels=classes))
+        row["ece"] = float(report.expected_calibration_error or 0.0)
+        row.update(calibration_scores(model, *test))
+    return row
+
+
+# -------------------------------------------------------------- multi-label
+def multilabel_fold(system: str, train: Any, test: Any, classes: list[str]) -> dict[str, Any]:
+    from benchmarks.multilabel import scores, tfidf_systems
+
+    if system in (BASELINE, "tfidf-tuned"):
+        return dict(tfidf_systems(train, test, classes)[system])
+    model = bert(system, labels=classes, threshold="tune")
+    started = time.perf_counter()
+    model.fit(train["text"].tolist(), list(train["label"]))
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    predicted = model.predict(test["text"].tolist())
+    seconds = time.perf_counter() - started
+    return {
+        **scores(list(test["label"]), predicted, classes),
+        "fit_seconds": fit_seconds,
+        "docs_per_second": len(test) / seconds,
+    }
+
+
+# ---------------------------------------------------------------- summaries
+def summarise(results: dict[str, Any], test_share: float) -> dict[str, Any]:
+    """Mean and spread per system and metric, and paired differences against TF-IDF."""
+    summary: dict[str, Any] = {}
+    baseline = results["folds"].get(BASELINE, {})
+    for system, rows in results["folds"].items():
+        metrics = sorted({k for row in rows.values() for k, v in row.items() if _number(v)})
+        entry: dict[str, Any] = {"folds": len(rows)}
+        for metric in metrics:
+            values = np.array([row[metric] for row in rows.values() if metric in row])
+            entry[metric] = {"mean": float(values.mean()), "std": _std(values)}
+        if system != BASELINE:
+            shared = [key for key in rows if key in baseline]
+            for metric in ("accuracy", "macro_f1", "micro_f1"):
+                if not shared or metric not in rows[shared[0]]:
+                    continue
+                diff = np.array([rows[k][metric] - baseline[k][metric] for k in shared])
+                corrected = math.sqrt((1 / len(diff) + test_share / (1 - test_share)) * _var(diff))
+                entry[f"{metric}_minus_{BASELINE}"] = {
+                    "mean": float(diff.mean()),
+                    "std": _std(diff),
+                    "corrected_se": corrected,
+                    "folds": len(diff),
+                    "larger_than_spread": bool(abs(diff.mean()) > 2 * corrected),
+                }
+        summary[system] = entry
+    return summary
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _var(values: np.ndarray) -> float:
+    return float(values.var(ddof=1)) if len(values) > 1 else 0.0
+
+
+def _std(values: np.ndarray) -> float:
+    return math.sqrt(_var(values))
+
+
+def print_summary(summary: dict[str, Any], metrics: tuple[str, ...]) -> None:
+    for system, entry in summary.items():
+        cells = [f"{m} {entry[m]['mean']:.4f}±{entry[m]['std']:.4f}" for m in metrics if m in entry]
+        print(f"{system:22} folds {entry['folds']:2}  " + "  ".join(cells))
+        for key, diff in entry.items():
+            if key.endswith(f"_minus_{BASELINE}"):
+                verdict = "larger than spread" if diff["larger_than_spread"] else "within spread"
+                print(
+                    f"{'':22} {key}: {diff['mean']:+.4f} (std {diff['std']:.4f}, corrected "
+                    f"se {diff['corrected_se']:.4f}, {diff['folds']} folds): {verdict}"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=sorted(DATA), default="bbc")
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        choices=SYSTEMS,
+        default=[BASELINE, "frozen-minilm", "frozen-minilm-chunks", "finetune-minilm"],
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of the 5 folds (3)")
+    parser.add_argument(
+        "--max-folds",
+        type=int,
+        help="score each system on at most this many folds (the first ones); for slow systems",
+    )
+    parser.add_argument("--resume", type=Path, help="a JSON file of this script to continue")
+    args = parser.parse_args()
+
+    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv
+
+    separator = "|" if args.corpus == "reuters" else None
+    data = drop_duplicate_texts(read_labeled_csv(DATA[args.corpus], label_separator=separator))
+    texts, labels = data["text"].tolist(), list(data["label"])
+    pairs = folds(args.corpus, labels, args.repeats)
+    results: dict[str, Any] = {"corpus": args.corpus, "texts": len(texts), "folds": {}}
+    if args.resume is not None:
+        results = json.loads(args.resume.read_text())
+        results.pop("machine", None)
+    results.update(repeats=args.repeats, n_splits=N_SPLITS, seed=SEED)
+    classes = sorted({label for row in labels for label in row}) if separator else None
+    name = f"repeated-cv-{args.corpus}"
+    path = None
+
+    for system in args.systems:
+        done = results["folds"].setdefault(system, {})
+        for number, (train_index, test_index) in enumerate(pairs[: args.max_folds]):
+            key = f"r{number // N_SPLITS}f{number % N_SPLITS}"
+            if key in done:
+                continue
+            if classes is None:
+                row = single_label_fold(
+                    system,
+                    ([texts[i] for i in train_index], [labels[i] for i in train_index]),
+                    ([texts[i] for i in test_index], [labels[i] for i in test_index]),
+                )
+            else:
+                row = multilabel_fold(
+                    system, data.iloc[train_index], data.iloc[test_index], classes
+                )
+            done[key] = row
+            shown = {k: round(v, 4) for k, v in row.items() if _number(v)}
+            print(system, key, shown, flush=True)
+            results["summary"] = summarise(results, 1 / N_SPLITS)
+            path = write(name, results)
+    metrics = (
+        ("accuracy", "macro_f1", "ece", "ece_calibrated")
+        if classes is None
+        else (
+            "micro_f1",
+            "macro_f1",
+            "subset_accuracy",
+        )
+    )
+    print_summary(results["summary"], metrics)
+    if path is None:
+        print(f"nothing new to run; figures in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
