@@ -1,4 +1,4 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``compare``."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """The BBC comparison benchmark (about 100 minutes on a 2-core CPU); not run by default."""
+    """Accuracy with its spread: repeated cross-validation (hours on a 2-core CPU); not run by default."""
+    install(session, "test")
+    session.run("python", "benchmarks/repeated_cv.py", *session.posargs)
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """The BBC single-split comparison (about 100 minutes on a 2-core CPU); not run by default."""
     install(session, "test")
     session.run("python", "benchmarks/compare.py", *session.posargs)
