@@ -209,7 +209,8 @@ def summarise(results: dict[str, Any], test_share: float) -> dict[str, Any]:
                     "std": _std(diff),
                     "corrected_se": corrected,
                     "folds": len(diff),
-                    "larger_than_spread": bool(abs(diff.mean()) > 2 * corrected),
+                    # one fold has no spread to compare with
+                    "larger_than_spread": len(diff) > 1 and bool(abs(diff.mean()) > 2 * corrected),
                 }
         summary[system] = entry
     return summary
