@@ -24,7 +24,7 @@ autodoc_default_options = {"members": True, "show-inheritance": False}
 # in one fails the build. They read the corpus from the repository's data/ folder.
 nb_execution_mode = "force"
 nb_execution_raise_on_error = True
-nb_execution_timeout = 600
+nb_execution_timeout = 1800  # a cell may share a 2-core machine with other work
 nb_execution_show_tb = True
 nb_merge_streams = True
 autodoc_typehints = "description"
