@@ -42,7 +42,7 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Accuracy with its spread: repeated cross-validation (hours on a 2-core CPU); not run by default."""
+    """Accuracy with its spread: repeated cross-validation (hours); not run by default."""
     install(session, "test")
     session.run("python", "benchmarks/repeated_cv.py", *session.posargs)
 
