@@ -37,3 +37,26 @@ def test_raw_results_record_the_cpu_and_its_flags(tmp_path: Path, monkeypatch) -
     assert set(saved["machine"]["cpu_flags"]) >= {"avx2", "avx512f", "avx512_bf16", "amx_tile"}
     assert saved["machine"]["cpu"] and saved["machine"]["cores"] >= 1
     assert path.parent == tmp_path and path.name.startswith("example-")
+
+
+def test_repeated_cv_calls_a_difference_real_only_beyond_its_corrected_spread() -> None:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.repeated_cv import summarise
+
+    def folds(values: list[float]) -> dict[str, dict[str, float]]:
+        return {f"r0f{i}": {"accuracy": value} for i, value in enumerate(values)}
+
+    results = {
+        "folds": {
+            "tfidf": folds([0.90, 0.91, 0.92, 0.90, 0.91]),
+            "steady": folds([0.95, 0.96, 0.97, 0.95, 0.96]),  # +0.05 in every fold
+            "noisy": folds([0.99, 0.85, 0.98, 0.84, 0.97]),  # +0.006 on average, swinging
+            "one-fold": {"r0f0": {"accuracy": 0.99}},
+        }
+    }
+    summary = summarise(results, test_share=0.2)
+    steady = summary["steady"]["accuracy_minus_tfidf"]
+    assert steady["mean"] == pytest.approx(0.05) and steady["larger_than_spread"]
+    assert not summary["noisy"]["accuracy_minus_tfidf"]["larger_than_spread"]
+    assert not summary["one-fold"]["accuracy_minus_tfidf"]["larger_than_spread"]
+    assert "accuracy_minus_tfidf" not in summary["tfidf"]
