@@ -24,6 +24,7 @@ stopped; raw JSON in ``benchmarks/results/``.
     python benchmarks/repeated_cv.py                              # BBC, default systems
     python benchmarks/repeated_cv.py --systems tfidf finetune-minilm --repeats 1
     python benchmarks/repeated_cv.py --corpus reuters --systems tfidf tfidf-tuned frozen-minilm
+    python benchmarks/repeated_cv.py --resume FILE --pair frozen-mpnet frozen-minilm
 """
 
 from __future__ import annotations
@@ -200,20 +201,31 @@ def summarise(results: dict[str, Any], test_share: float) -> dict[str, Any]:
             baseline = results["folds"].get(reference, {})
             shared = [key for key in rows if key in baseline]
             for metric in ("accuracy", "macro_f1", "micro_f1"):
-                if not shared or metric not in rows[shared[0]]:
-                    continue
-                diff = np.array([rows[k][metric] - baseline[k][metric] for k in shared])
-                corrected = math.sqrt((1 / len(diff) + test_share / (1 - test_share)) * _var(diff))
-                entry[f"{metric}_minus_{reference}"] = {
-                    "mean": float(diff.mean()),
-                    "std": _std(diff),
-                    "corrected_se": corrected,
-                    "folds": len(diff),
-                    # one fold has no spread to compare with
-                    "larger_than_spread": len(diff) > 1 and bool(abs(diff.mean()) > 2 * corrected),
-                }
+                if shared and metric in rows[shared[0]]:
+                    entry[f"{metric}_minus_{reference}"] = paired_difference(
+                        rows, baseline, metric, test_share
+                    )
         summary[system] = entry
     return summary
+
+
+def paired_difference(
+    rows: dict[str, Any], reference: dict[str, Any], metric: str, test_share: float
+) -> dict[str, Any]:
+    """``rows - reference`` on their shared folds, with its corrected standard error."""
+    shared = [key for key in rows if key in reference]
+    diff = np.array([rows[k][metric] - reference[k][metric] for k in shared])
+    corrected = math.sqrt((1 / len(diff) + test_share / (1 - test_share)) * _var(diff))
+    return {
+        "mean": float(diff.mean()),
+        "std": _std(diff),
+        "corrected_se": corrected,
+        "folds": len(diff),
+        "ahead": int((diff > 0).sum()),
+        "behind": int((diff < 0).sum()),
+        # one fold has no spread to compare with
+        "larger_than_spread": len(diff) > 1 and bool(abs(diff.mean()) > 2 * corrected),
+    }
 
 
 def _number(value: Any) -> bool:
@@ -241,6 +253,18 @@ def print_summary(summary: dict[str, Any], metrics: tuple[str, ...]) -> None:
                 )
 
 
+def print_pair(folds: dict[str, Any], first: str, second: str) -> None:
+    for metric in ("accuracy", "macro_f1", "micro_f1"):
+        if metric in next(iter(folds[first].values())):
+            diff = paired_difference(folds[first], folds[second], metric, 1 / N_SPLITS)
+            verdict = "larger than spread" if diff["larger_than_spread"] else "within spread"
+            print(
+                f"{first} - {second} {metric}: {diff['mean']:+.4f} (corrected se "
+                f"{diff['corrected_se']:.4f}, {diff['folds']} folds, ahead in {diff['ahead']}, "
+                f"behind in {diff['behind']}): {verdict}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", choices=sorted(DATA), default="bbc")
@@ -257,7 +281,18 @@ def main() -> None:
         help="score each system on at most this many folds (the first ones); for slow systems",
     )
     parser.add_argument("--resume", type=Path, help="a JSON file of this script to continue")
+    parser.add_argument(
+        "--pair",
+        nargs=2,
+        metavar=("A", "B"),
+        help="with --resume: print A - B on their shared folds for each metric, run nothing",
+    )
     args = parser.parse_args()
+    if args.pair:
+        if args.resume is None:
+            parser.error("--pair reads the folds of a --resume file")
+        print_pair(json.loads(args.resume.read_text())["folds"], *args.pair)
+        return
 
     from topicbert.datasets import drop_duplicate_texts, read_labeled_csv
 
