@@ -65,6 +65,7 @@ def test_label_not_in_labels_names_it_and_its_position(tiny_bert: Path) -> None:
         ({"validation_fraction": 1.0}, ValueError, "'validation_fraction'"),
         ({"pooling": "max"}, ValueError, "'pooling' parameter .* one of 'mean', 'cls'"),
         ({"class_weight": "auto"}, ValueError, "'class_weight'"),
+        ({"head_init": "zeros"}, ValueError, "'head_init' parameter .* 'probe'"),
         ({"precision": "int8"}, ValueError, "'precision'"),
         ({"device": "cuda"}, ValueError, "CUDA is not available"),
         ({"device": "tpu"}, ValueError, "'device' parameter"),

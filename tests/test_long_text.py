@@ -209,6 +209,36 @@ def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(
     )
 
 
+def test_dimensions_that_barely_vary_are_left_out_of_the_frozen_head(
+    tiny_bert: Path, corpus, tmp_path: Path
+) -> None:
+    # Like MiniLM, whose pooled vectors have a dimension at 1e-33: the last
+    # LayerNorm scales two dimensions to (almost) nothing.
+    encoder = AutoModel.from_pretrained(str(tiny_bert))
+    with torch.no_grad():
+        norm = encoder.encoder.layer[-1].output.LayerNorm
+        norm.weight[:2] = torch.tensor([1e-30, 1e-8])
+        norm.bias[:2] = 0.0
+    encoder.save_pretrained(str(tmp_path))
+    AutoTokenizer.from_pretrained(str(tiny_bert)).save_pretrained(str(tmp_path))
+    texts, labels = corpus
+    clf = tiny_classifier(tmp_path, freeze_backbone=True).fit(texts, labels)
+    weight = clf.model_.classifier.weight.detach()
+    assert torch.all(weight[:, :2] == 0)
+    assert weight.abs().max() < 100
+    # the same model runs its head through the encoder's forward pass too
+    # (fine-tuning from it, ONNX): there its logits must be the same
+    from topicbert._inference import InferenceSettings, predict_logits
+
+    settings = InferenceSettings(16, clf.tokenizer_.pad_token_id, clf.device_, torch.bfloat16)
+    through_forward = predict_logits(clf.model_, clf._tokenize(clf.tokenizer_, texts), settings)
+    np.testing.assert_allclose(
+        torch.softmax(torch.as_tensor(through_forward), dim=1).numpy(),
+        clf.predict_proba(texts),
+        atol=0.02,
+    )
+
+
 def test_frozen_backbone_with_two_classes_and_an_absent_label(tiny_bert: Path, corpus) -> None:
     texts, labels = corpus
     keep = [i for i, label in enumerate(labels) if label in ("sport", "business")]

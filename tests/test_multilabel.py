@@ -402,3 +402,45 @@ def test_the_multilabel_head_is_one_logistic_regression_per_label() -> None:
     for label in range(4):
         reference = LogisticRegression(C=0.5, tol=1e-8, max_iter=5000).fit(x, targets[:, label])
         np.testing.assert_allclose(ours[:, label], reference.predict_proba(x)[:, 1], atol=2e-3)
+
+
+def test_a_probed_head_is_where_fine_tuning_starts(tiny_bert: Path, ml_corpus) -> None:
+    texts, sets = ml_corpus
+    frozen = tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, sets)
+    # a learning rate this small leaves fine-tuning where it started
+    still = {"epochs": 1, "learning_rate": 1e-12, "warmup_ratio": 0.0}
+    probed = tiny_classifier(tiny_bert, head_init="probe", **still).fit(texts, sets)
+    np.testing.assert_allclose(
+        probed.predict_proba(texts), frozen.predict_proba(texts), rtol=0, atol=1e-4
+    )
+    assert len(probed.history_) == 1  # the probe adds no epoch to the history
+    # the whole model was fine-tuned after the probe, the unused pooler excepted
+    trainable = {n for n, p in probed.model_.named_parameters() if p.requires_grad}
+    assert {"classifier.weight", "encoder.embeddings.word_embeddings.weight"} <= trainable
+    assert not any(".pooler." in name for name in trainable)
+    random = tiny_classifier(tiny_bert, head_init="random", **still).fit(texts, sets)
+    assert np.abs(random.predict_proba(texts) - frozen.predict_proba(texts)).max() > 0.05
+
+
+def test_a_random_head_starts_at_each_labels_base_rate(tiny_bert: Path, ml_corpus) -> None:
+    texts, sets = ml_corpus
+    still = {"epochs": 1, "learning_rate": 1e-12, "warmup_ratio": 0.0}
+    clf = tiny_classifier(tiny_bert, head_init="random", **still).fit(texts, sets)
+    rate = MultiLabelBinarizer(classes=TOPICS).fit_transform(sets).mean(axis=0)
+    bias = clf.model_.classifier.bias.detach().numpy()
+    np.testing.assert_allclose(1 / (1 + np.exp(-bias)), rate, atol=0.01)
+    assert clf.get_params()["head_init"] == "random"
+
+
+def test_auto_probes_label_sets_only(tiny_bert: Path, ml_corpus, corpus) -> None:
+    texts, sets = ml_corpus
+    still = {"epochs": 1, "learning_rate": 1e-12, "warmup_ratio": 0.0}
+    auto = tiny_classifier(tiny_bert, **still).fit(texts, sets)
+    probed = tiny_classifier(tiny_bert, head_init="probe", **still).fit(texts, sets)
+    np.testing.assert_array_equal(auto.predict_proba(texts), probed.predict_proba(texts))
+    single_texts, labels = corpus
+    auto = tiny_classifier(tiny_bert, **still).fit(single_texts, labels)
+    random = tiny_classifier(tiny_bert, head_init="random", **still).fit(single_texts, labels)
+    np.testing.assert_array_equal(
+        auto.predict_proba(single_texts), random.predict_proba(single_texts)
+    )

@@ -122,6 +122,17 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         head. Minutes instead of the better part of an hour on a CPU;
         ``epochs``, ``learning_rate``, ``batch_size``'s training role,
         ``dropout`` and the other optimiser settings are then unused.
+    head_init : {"auto", "random", "probe"}, default="auto"
+        How the linear head starts before fine-tuning. ``"random"``: small
+        random weights, and for multi-label targets each label's bias at the
+        log-odds of its base rate. ``"probe"``: the head the frozen backbone
+        would get (``freeze_backbone=True``, its regularisation chosen by
+        cross-validation on the training texts), then the whole model is
+        fine-tuned from there (linear probing, then fine-tuning); costs one
+        extra pass of the encoder over the training texts. ``"auto"`` is
+        ``"probe"`` for multi-label targets, where a head starting from
+        scratch learns rare labels too slowly, and ``"random"`` for single
+        labels. Unused with ``freeze_backbone=True``.
     batch_size : int, default=16
         Texts per training step; prediction uses twice as many.
     epochs : int, default=3
@@ -221,6 +232,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         long_text: str = "truncate",
         max_chunks: int = 8,
         freeze_backbone: bool = False,
+        head_init: str = "auto",
         batch_size: int = 16,
         epochs: int = 3,
         learning_rate: float = 5e-5,
@@ -252,6 +264,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.long_text = long_text
         self.max_chunks = max_chunks
         self.freeze_backbone = freeze_backbone
+        self.head_init = head_init
         self.batch_size = batch_size
         self.epochs = epochs
         self.learning_rate = learning_rate
@@ -537,8 +550,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 seed=int(rng.randint(np.iinfo(np.int32).max)),
                 on_epoch_end=on_epoch_end,
             )
-        from topicbert._training import train
+        from topicbert._training import start_at_base_rates, train
 
+        if self._resolved_head_init(multilabel=settings.multilabel) == "probe":
+            self._fit_probe(encoded, y_index, train_index, amp_dtype, rng, rank)
+        elif settings.multilabel:
+            start_at_base_rates(self.model_.classifier, y_index[train_index])
         train(
             self.model_,
             [encoded[i] for i in train_index],
@@ -556,6 +573,39 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             world_size=world_size,
         )
         return None
+
+    def _resolved_head_init(self, *, multilabel: bool) -> str:
+        if self.head_init != "auto":
+            return str(self.head_init)
+        return "probe" if multilabel else "random"
+
+    def _fit_probe(
+        self,
+        encoded: list[Document],
+        y_index: np.ndarray,
+        train_index: np.ndarray,
+        amp_dtype: torch.dtype | None,
+        rng: np.random.RandomState,
+        rank: int,
+    ) -> None:
+        """Fit the head on the frozen encoder's vectors, then unfreeze for fine-tuning."""
+        from topicbert._frozen_head import fit_head
+
+        trainable = {name: p.requires_grad for name, p in self.model_.named_parameters()}
+        fit_head(
+            self.model_,
+            encoded,
+            y_index,
+            train_index,
+            None,
+            inference=self._inference_settings(amp_dtype, verbose=rank == 0),
+            fingerprint=self._fingerprint(amp_dtype),
+            balanced=self.class_weight == "balanced",
+            seed=int(rng.randint(np.iinfo(np.int32).max)),
+            on_epoch_end=lambda record: None,
+        )
+        for name, parameter in self.model_.named_parameters():
+            parameter.requires_grad_(trainable[name])
 
     def _tune_thresholds(
         self,

@@ -12,11 +12,13 @@ from tqdm.auto import tqdm
 
 from topicbert._inference import InferenceSettings, embed_cached, log_loss_and_accuracy, sigmoid
 from topicbert._model import TopicModel
-from topicbert._targets import positive_weights
+from topicbert._targets import base_rate_log_odds, positive_weights
 from topicbert._tokenizing import Document
 
 C_GRID = np.logspace(-4, 2, 7)
 """Inverse regularisation strengths tried for the head, as in LogisticRegression."""
+FLAT_SCALE = 1e-3
+"""Dimensions whose spread is below this share of the median dimension's are left out."""
 
 
 def head_logits(classifier: nn.Linear, vectors: np.ndarray) -> np.ndarray:
@@ -66,7 +68,13 @@ def fit_head(
     features = embed_cached(model, documents, inference, fingerprint).astype(np.float64)
     x_train, y_train = features[train_index], labels[train_index]
     scaler = StandardScaler().fit(x_train)
+    # Some encoders have dimensions that barely vary (MiniLM: one at 1e-33, one at
+    # 1e-7): standardising them would blow rounding noise up into features, and
+    # their folded weights up to 1e31. They are left out of the head.
+    flat = scaler.scale_ < FLAT_SCALE * np.median(scaler.scale_)
+    scaler.scale_[flat] = 1.0
     x_scaled = scaler.transform(x_train)
+    x_scaled[:, flat] = 0.0
     if labels.ndim == 2:
         coef, intercept, chosen_c, out_of_fold = fit_multilabel_head(
             x_scaled, y_train, balanced=balanced, seed=seed
@@ -184,8 +192,7 @@ def _logistic_regressions(
     x_t = torch.as_tensor(x, dtype=torch.float32)
     y_t = torch.as_tensor(targets, dtype=torch.float32)
     weight = torch.zeros((targets.shape[1], x.shape[1]), dtype=torch.float32, requires_grad=True)
-    prior = (targets.sum(axis=0) + 0.5) / (len(targets) + 1.0)  # start at each base rate
-    bias = torch.as_tensor(np.log(prior / (1 - prior)), dtype=torch.float32).requires_grad_(True)
+    bias = torch.as_tensor(base_rate_log_odds(targets), dtype=torch.float32).requires_grad_(True)
     positive = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=torch.float32)
     optimizer = torch.optim.LBFGS(
         [weight, bias], lr=1.0, max_iter=300, tolerance_grad=1e-5, line_search_fn="strong_wolfe"

@@ -11,8 +11,8 @@ from torch import nn
 class TopicModel(nn.Module):
     """An encoder whose pooled output goes through dropout into a linear layer.
 
-    The module returns logits; probabilities come from a softmax applied only
-    at prediction time.
+    The module returns float32 logits; probabilities come from a softmax (or
+    per-label sigmoids) applied only at prediction time.
     """
 
     def __init__(self, encoder: nn.Module, n_classes: int, dropout: float, pooling: str) -> None:
@@ -66,7 +66,10 @@ class TopicModel(nn.Module):
     ) -> torch.Tensor:
         """Return logits of shape ``(n_documents, n_classes)``."""
         pooled = self.pool(input_ids, attention_mask, doc_index)
-        logits: torch.Tensor = self.classifier(self.dropout(pooled))
+        # The head runs in float32 under autocast too: its bias can cancel most of
+        # its product (a folded standardisation does), which bf16 would round away.
+        with torch.autocast(pooled.device.type, enabled=False):
+            logits: torch.Tensor = self.classifier(self.dropout(pooled.float()))
         return logits
 
 

@@ -257,3 +257,13 @@ def _single_classes(y: np.ndarray, labels: Sequence[Any] | None) -> tuple[np.nda
             f"{classes[y_index[0]]!r}."
         )
     return classes, y_index
+
+
+def base_rate_log_odds(indicator: np.ndarray) -> np.ndarray:
+    """Each label's log-odds in an indicator matrix, smoothed by half a text.
+
+    Where a multi-label head's biases start: at each label's base rate.
+    """
+    prior = (indicator.sum(axis=0) + 0.5) / (len(indicator) + 1.0)
+    log_odds: np.ndarray = np.log(prior / (1.0 - prior))
+    return log_odds

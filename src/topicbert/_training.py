@@ -59,6 +59,22 @@ def _optimizer(model: nn.Module, learning_rate: float, weight_decay: float) -> t
     return torch.optim.AdamW(groups, lr=learning_rate)
 
 
+def start_at_base_rates(classifier: nn.Linear, labels: np.ndarray) -> None:
+    """Set a multi-label head's biases to each label's log-odds in ``labels``.
+
+    A head that starts at zero predicts 0.5 for every label; with many rare
+    labels, the first epochs of a sigmoid loss then go into pushing every
+    bias down (by steps of the learning rate, far too small for a bias of
+    -5), while the encoder's features are bent to do it instead.
+    """
+    from topicbert._targets import base_rate_log_odds
+
+    with torch.no_grad():
+        classifier.bias.copy_(
+            torch.as_tensor(base_rate_log_odds(labels), dtype=classifier.bias.dtype)
+        )
+
+
 def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> int:
     """Texts predicted right: the top class, or (multi-label) every label at logit 0."""
     if targets.ndim == 2:

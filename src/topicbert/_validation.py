@@ -21,6 +21,8 @@ LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
 """``long_text``: what to do with texts longer than ``max_length`` tokens."""
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """``precision``: the autocast precision."""
+HEAD_INITS = ("auto", "random", "probe")
+"""``head_init``: how the linear head starts before fine-tuning."""
 CLASS_WEIGHTS = (None, "balanced")
 """``class_weight``: no weighting, or weights inversely proportional to class frequencies."""
 DEFAULT_MAX_LENGTH = 256
@@ -212,6 +214,7 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
     check_option("pooling", p.pooling, POOLINGS)
     check_option("long_text", p.long_text, LONG_TEXT_STRATEGIES)
     check_option("class_weight", p.class_weight, CLASS_WEIGHTS)
+    check_option("head_init", p.head_init, HEAD_INITS)
     check_option("precision", p.precision, PRECISIONS)
     check_bool("freeze_backbone", p.freeze_backbone)
     if not isinstance(p.multilabel, bool) and not (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from topicbert._commands._arguments import add_columns, positive_int, share, threshold
-from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
+from topicbert._validation import HEAD_INITS, LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
 
 
 def add_parser(commands: Any) -> None:
@@ -47,6 +47,12 @@ def add_parser(commands: Any) -> None:
         "--freeze-backbone",
         action="store_true",
         help="encode each text once and train only the classification head (fast)",
+    )
+    train.add_argument(
+        "--head-init",
+        choices=HEAD_INITS,
+        default=defaults["head_init"],
+        help="how the head starts before fine-tuning (default: %(default)s)",
     )
     train.add_argument(
         "--precision",
@@ -144,6 +150,7 @@ def run(args: argparse.Namespace) -> None:
         max_length=args.max_length,
         long_text=args.long_text,
         freeze_backbone=args.freeze_backbone,
+        head_init=args.head_init,
         precision=args.precision,
         batch_size=args.batch_size,
         epochs=args.epochs,

@@ -1,0 +1,107 @@
+"""Choose the multi-label fine-tuning schedule on validation data (Reuters training file).
+
+The de-duplicated Reuters file is split as in ``multilabel.py`` (iterative
+stratification, ``random_state=42``); its held-out 20% is not read here. The
+training part is split again, by iterative stratification
+(``random_state=0``), into a fitting part (80%) and a validation part (20%).
+Each candidate is fitted on the fitting part with ``threshold="tune"`` (its
+thresholds come from the estimator's own validation split, inside the
+fitting part) and scored on the validation part: micro-F1, macro-F1, subset
+accuracy and fit seconds. TF-IDF + LinearSVC is scored on the same parts for
+reference. Raw JSON under ``benchmarks/results/``.
+
+    python benchmarks/select_multilabel.py                 # every candidate
+    python benchmarks/select_multilabel.py probe base-rate # some of them
+    python benchmarks/select_multilabel.py probe --resume FILE  # re-run one, keep the others
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._results import write
+from benchmarks.multilabel import DATA, scores
+from topicbert import BertTopicClassifier
+from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "frozen": {"freeze_backbone": True},
+    "base-rate": {"head_init": "random"},
+    "probe": {"head_init": "probe"},
+    "probe-2-epochs": {"head_init": "probe", "epochs": 2},
+}
+
+
+def tfidf_reference(fit: Any, valid: Any, classes: list[str]) -> dict[str, Any]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.preprocessing import MultiLabelBinarizer
+    from sklearn.svm import LinearSVC
+
+    started = time.perf_counter()
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+    y_fit = MultiLabelBinarizer(classes=classes).fit_transform(fit["label"])
+    svc = OneVsRestClassifier(LinearSVC(C=1.0)).fit(vectorizer.fit_transform(fit["text"]), y_fit)
+    fit_seconds = time.perf_counter() - started
+    decisions = svc.decision_function(vectorizer.transform(valid["text"]))
+    predicted = [tuple(c for c, d in zip(classes, row, strict=True) if d > 0) for row in decisions]
+    return {**scores(list(valid["label"]), predicted, classes), "fit_seconds": fit_seconds}
+
+
+def candidate(fit: Any, valid: Any, classes: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    clf = BertTopicClassifier(labels=classes, threshold="tune", random_state=0, **params)
+    started = time.perf_counter()
+    clf.fit(fit["text"].tolist(), list(fit["label"]))
+    fit_seconds = time.perf_counter() - started
+    predicted = clf.predict(valid["text"].tolist())
+    return {
+        **scores(list(valid["label"]), predicted, classes),
+        "fit_seconds": fit_seconds,
+        "params": params,
+        "history": clf.history_,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(CANDIDATES), help=", ".join(CANDIDATES))
+    parser.add_argument(
+        "--resume", type=Path, help="a JSON file of this script: keep its other candidates"
+    )
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(CANDIDATES))
+    if unknown:
+        parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
+
+    data = drop_duplicate_texts(read_labeled_csv(DATA, label_separator="|"))
+    train, _, _ = train_val_test_split(data, val_size=0.0, test_size=0.2, random_state=42)
+    fit, _, valid = train_val_test_split(train, val_size=0.0, test_size=0.2, random_state=0)
+    classes = sorted({label for labels in data["label"] for label in labels})
+    print(f"Reuters: fitting on {len(fit)} wires, validating on {len(valid)}", flush=True)
+    results: dict[str, Any] = {"n_fit": len(fit), "n_valid": len(valid)}
+    if args.resume is not None:
+        results = {**json.loads(args.resume.read_text()), **results}
+        results.pop("machine", None)
+    results["tfidf"] = tfidf_reference(fit, valid, classes)
+    for name in args.names:
+        results[name] = candidate(fit, valid, classes, CANDIDATES[name])
+        r = results[name]
+        print(
+            f"{name:<16} micro-F1 {r['micro_f1']:.4f} macro-F1 {r['macro_f1']:.4f} "
+            f"subset {r['subset_accuracy']:.4f} fit {r['fit_seconds']:.0f} s",
+            flush=True,
+        )
+        write("select-multilabel-reuters", results)
+    r = results["tfidf"]
+    print(f"{'tfidf':<16} micro-F1 {r['micro_f1']:.4f} macro-F1 {r['macro_f1']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
