@@ -536,24 +536,19 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         on_epoch_end: Callable[[dict[str, float]], None],
     ) -> np.ndarray | None:
         if self.freeze_backbone:
-            from topicbert._frozen_head import fit_head
-
-            return fit_head(
-                self.model_,
-                encoded,
-                y_index,
-                train_index,
-                valid_index,
-                inference=self._inference_settings(amp_dtype, verbose=rank == 0),
-                fingerprint=self._fingerprint(amp_dtype),
-                balanced=self.class_weight == "balanced",
-                seed=int(rng.randint(np.iinfo(np.int32).max)),
-                on_epoch_end=on_epoch_end,
+            return self._fit_frozen_head(
+                encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, on_epoch_end
             )
         from topicbert._training import start_at_base_rates, train
 
         if self._resolved_head_init(multilabel=settings.multilabel) == "probe":
-            self._fit_probe(encoded, y_index, train_index, amp_dtype, rng, rank)
+            # the frozen backbone's head, then every weight is fine-tuned from there
+            trainable = {name: p.requires_grad for name, p in self.model_.named_parameters()}
+            self._fit_frozen_head(
+                encoded, y_index, train_index, None, amp_dtype, rng, rank, lambda record: None
+            )
+            for name, parameter in self.model_.named_parameters():
+                parameter.requires_grad_(trainable[name])
         elif settings.multilabel:
             start_at_base_rates(self.model_.classifier, y_index[train_index])
         train(
@@ -579,33 +574,32 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             return str(self.head_init)
         return "probe" if multilabel else "random"
 
-    def _fit_probe(
+    def _fit_frozen_head(
         self,
         encoded: list[Document],
         y_index: np.ndarray,
         train_index: np.ndarray,
+        valid_index: np.ndarray | None,
         amp_dtype: torch.dtype | None,
         rng: np.random.RandomState,
         rank: int,
-    ) -> None:
-        """Fit the head on the frozen encoder's vectors, then unfreeze for fine-tuning."""
+        on_epoch_end: Callable[[dict[str, float]], None],
+    ) -> np.ndarray | None:
+        """Fit the head on the frozen encoder's vectors (see ``fit_head``)."""
         from topicbert._frozen_head import fit_head
 
-        trainable = {name: p.requires_grad for name, p in self.model_.named_parameters()}
-        fit_head(
+        return fit_head(
             self.model_,
             encoded,
             y_index,
             train_index,
-            None,
+            valid_index,
             inference=self._inference_settings(amp_dtype, verbose=rank == 0),
             fingerprint=self._fingerprint(amp_dtype),
             balanced=self.class_weight == "balanced",
             seed=int(rng.randint(np.iinfo(np.int32).max)),
-            on_epoch_end=lambda record: None,
+            on_epoch_end=on_epoch_end,
         )
-        for name, parameter in self.model_.named_parameters():
-            parameter.requires_grad_(trainable[name])
 
     def _tune_thresholds(
         self,
