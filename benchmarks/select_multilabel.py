@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._results import write
-from benchmarks.multilabel import DATA, scores
-from topicbert import BertTopicClassifier
+from benchmarks.multilabel import DATA, bert_system, tfidf_systems
 from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -37,36 +35,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "probe": {"head_init": "probe"},
     "probe-2-epochs": {"head_init": "probe", "epochs": 2},
 }
-
-
-def tfidf_reference(fit: Any, valid: Any, classes: list[str]) -> dict[str, Any]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.preprocessing import MultiLabelBinarizer
-    from sklearn.svm import LinearSVC
-
-    started = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)
-    y_fit = MultiLabelBinarizer(classes=classes).fit_transform(fit["label"])
-    svc = OneVsRestClassifier(LinearSVC(C=1.0)).fit(vectorizer.fit_transform(fit["text"]), y_fit)
-    fit_seconds = time.perf_counter() - started
-    decisions = svc.decision_function(vectorizer.transform(valid["text"]))
-    predicted = [tuple(c for c, d in zip(classes, row, strict=True) if d > 0) for row in decisions]
-    return {**scores(list(valid["label"]), predicted, classes), "fit_seconds": fit_seconds}
-
-
-def candidate(fit: Any, valid: Any, classes: list[str], params: dict[str, Any]) -> dict[str, Any]:
-    clf = BertTopicClassifier(labels=classes, threshold="tune", random_state=0, **params)
-    started = time.perf_counter()
-    clf.fit(fit["text"].tolist(), list(fit["label"]))
-    fit_seconds = time.perf_counter() - started
-    predicted = clf.predict(valid["text"].tolist())
-    return {
-        **scores(list(valid["label"]), predicted, classes),
-        "fit_seconds": fit_seconds,
-        "params": params,
-        "history": clf.history_,
-    }
 
 
 def main() -> None:
@@ -89,9 +57,9 @@ def main() -> None:
     if args.resume is not None:
         results = {**json.loads(args.resume.read_text()), **results}
         results.pop("machine", None)
-    results["tfidf"] = tfidf_reference(fit, valid, classes)
+    results["tfidf"] = tfidf_systems(fit, valid, classes)["tfidf"]
     for name in args.names:
-        results[name] = candidate(fit, valid, classes, CANDIDATES[name])
+        results[name] = bert_system(fit, valid, classes, **CANDIDATES[name])
         r = results[name]
         print(
             f"{name:<16} micro-F1 {r['micro_f1']:.4f} macro-F1 {r['macro_f1']:.4f} "
