@@ -14,8 +14,8 @@ from transformers import AutoModel, AutoTokenizer
 
 import topicbert
 from topicbert import BertTopicClassifier
-from topicbert._batching import collate
 from topicbert._model import TopicModel
+from topicbert._token_batches import collate
 from topicbert._tokenizing import tokenize
 
 from .conftest import tiny_classifier
@@ -265,7 +265,7 @@ def test_frozen_backbone_reports_validation_and_survives_a_pickle(tiny_bert: Pat
 
 
 def test_micro_batches_stay_within_the_token_budget_and_keep_order(tokenizer) -> None:
-    from topicbert._batching import micro_batches
+    from topicbert._token_batches import micro_batches
 
     texts = [long_text(n) for n in (4, 40, 10, 80, 2, 30)]
     documents = tokenize(tokenizer, texts, 32, "chunks", max_chunks=3)
@@ -281,7 +281,7 @@ def test_micro_batches_stay_within_the_token_budget_and_keep_order(tokenizer) ->
 def test_splitting_batches_into_parts_gives_the_same_model(
     tiny_bert: Path, corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from topicbert import _batching
+    from topicbert import _token_batches
 
     # without dropout anywhere, the parts' summed gradients are the whole batch's
     encoder = AutoModel.from_pretrained(tiny_bert)
@@ -291,7 +291,7 @@ def test_splitting_batches_into_parts_gives_the_same_model(
     texts, labels = corpus
     params = {"dropout": 0.0, "epochs": 2, "class_weight": "balanced"}
     whole = tiny_classifier(tmp_path, **params).fit(texts, labels)
-    monkeypatch.setattr(_batching, "CPU_TOKEN_BUDGET", 40)
+    monkeypatch.setattr(_token_batches, "CPU_TOKEN_BUDGET", 40)
     parts = tiny_classifier(tmp_path, **params).fit(texts, labels)
     np.testing.assert_allclose(parts.predict_proba(texts), whole.predict_proba(texts), atol=2e-4)
     for a, b in zip(whole.history_, parts.history_, strict=True):

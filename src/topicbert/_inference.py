@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from topicbert._batching import collate, document_lengths, micro_batches, token_budget
 from topicbert._devices import attention_kernels, autocast
 from topicbert._embedding_cache import EmbeddingCache, embedding_cache
 from topicbert._model import TopicModel, hidden_size
 from topicbert._probabilities import sigmoid, softmax
+from topicbert._token_batches import collate, document_lengths, micro_batches, token_budget
 from topicbert._tokenizing import Document
 
 __all__ = [

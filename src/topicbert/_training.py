@@ -13,16 +13,16 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from topicbert._batching import (
+from topicbert._devices import attention_kernels, autocast
+from topicbert._inference import InferenceSettings, log_loss_and_accuracy, predict_logits
+from topicbert._model import TopicModel
+from topicbert._token_batches import (
     collate,
     document_lengths,
     length_bucketed_batches,
     micro_batches,
     token_budget,
 )
-from topicbert._devices import attention_kernels, autocast
-from topicbert._inference import InferenceSettings, log_loss_and_accuracy, predict_logits
-from topicbert._model import TopicModel
 from topicbert._tokenizing import Document
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from topicbert.integrations._batching import MicroBatcher, ServerBusyError
+from topicbert.integrations._micro_batching import MicroBatcher, ServerBusyError
 
 
 def load_fitted(model_or_path: Any) -> Any:
@@ -71,7 +71,7 @@ class ModelService:
     Fast tokenizers refuse concurrent use ("Already borrowed"), and on a CPU
     one batch already uses every core, so one call at a time uses the model:
     with batching on, a worker thread runs the requests that arrive together
-    as one batch (see :class:`~topicbert.integrations._batching.MicroBatcher`).
+    as one batch (see :class:`~topicbert.integrations._micro_batching.MicroBatcher`).
     """
 
     def __init__(

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topicbert.integrations._batching import ServerBusyError
+from topicbert.integrations._micro_batching import ServerBusyError
 from topicbert.integrations._service import BatchingSettings, ModelService
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import free_port
-from topicbert.integrations._batching import MicroBatcher, ServerBusyError
+from topicbert.integrations._micro_batching import MicroBatcher, ServerBusyError
 
 pytest.importorskip("flask")
 pytest.importorskip("waitress")
