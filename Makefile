@@ -11,7 +11,7 @@ OUT ?= models/bbc
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: install train test lint typecheck docs check
+.PHONY: install train test lint typecheck docs check check-onnx-runtime
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,8 @@ docs: install
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 check: test lint typecheck docs
+
+# The torch-free install of an ONNX export's runtime, proved in a fresh virtual
+# environment (examples/onnx-server's recipe); about a minute and a half.
+check-onnx-runtime: install
+	MAIN_PYTHON=$(BIN)/python PYTHON=$(PYTHON) scripts/check_torch_free_install.sh
