@@ -21,9 +21,8 @@ LAYERS = [
         "_tokenizing",
         "_model",
         "_probabilities",
-        "_decision",
     ],
-    ["_targets", "_thresholds", "_multilabel_metrics"],
+    ["_targets", "_thresholds", "_multilabel_metrics", "_decision"],
     ["_devices", "_token_batches", "_backbones", "_cleaning", "_plotting"],
     ["_inference"],
     ["_training", "_frozen_head"],
@@ -116,3 +115,61 @@ def test_imports_point_down_the_layers() -> None:
 def test_there_are_no_import_cycles() -> None:
     graph = {module: targets - {module} for module, targets in import_graph().items()}
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError on a cycle
+
+
+CONTRIBUTING = PACKAGE.parents[1] / "CONTRIBUTING.md"
+
+
+def module_map() -> list[str]:
+    """The modules CONTRIBUTING.md's "Where things live" table names, in its order.
+
+    A file (``x.py``, ``integrations/x.py``) is a module; a folder (``_commands/``)
+    is a package standing for all its modules; a folder that is no package
+    (``integrations/templates/``) is left out.
+    """
+    text = CONTRIBUTING.read_text("utf-8")
+    section = text.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    names: list[str] = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        first_cell = line.split("|")[1]
+        for entry in first_cell.split("`")[1::2]:
+            path = PACKAGE / entry
+            if entry.endswith("/") and not (path / "__init__.py").is_file():
+                assert path.is_dir(), f"CONTRIBUTING.md names {entry}, which does not exist"
+                continue
+            assert path.is_file() or path.is_dir(), (
+                f"CONTRIBUTING.md names {entry}, which does not exist"
+            )
+            names.append(module_name(path / "__init__.py" if path.is_dir() else path))
+    return names
+
+
+def mapped_name(module: str, listed: set[str]) -> str:
+    """The table entry that stands for ``module``: itself, or its package's."""
+    while module not in listed and "." in module:
+        module = module.rsplit(".", 1)[0]
+    return module
+
+
+def test_the_module_map_names_every_module_once() -> None:
+    listed = module_map()
+    assert len(listed) == len(set(listed)), sorted(m for m in listed if listed.count(m) > 1)
+    packages = {"integrations"}  # a package marker with nothing of its own to describe
+    missing = sorted(
+        module
+        for module in import_graph()
+        if module not in packages and mapped_name(module, set(listed)) not in listed
+    )
+    assert not missing, f"modules missing from CONTRIBUTING.md's module map: {missing}"
+
+
+def test_the_module_map_is_in_layer_order() -> None:
+    rank = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+    listed = module_map()
+    for above, below in zip(listed[1:], listed, strict=False):
+        assert layer_of(above, rank) >= layer_of(below, rank), (
+            f"CONTRIBUTING.md lists {above} (layer {layer_of(above, rank)}) after "
+            f"{below} (layer {layer_of(below, rank)}); list the modules from the bottom up"
+        )
