@@ -180,10 +180,21 @@ def tiny_classifier(tiny_bert: Path, **params: object) -> BertTopicClassifier:
     return BertTopicClassifier(**defaults)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fitted(tiny_bert: Path, corpus: tuple[list[str], list[str]]) -> BertTopicClassifier:
+    """The tiny BERT fitted once on ``corpus`` for the whole run.
+
+    Shared by every test module: a test that needs other parameters works on a
+    copy (``pickle.loads(pickle.dumps(fitted))``) or puts them back.
+    """
     texts, labels = corpus
     return tiny_classifier(tiny_bert).fit(texts, labels)
+
+
+@pytest.fixture(scope="session")
+def saved_model_dir(fitted: BertTopicClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``fitted`` saved once; tests read it and write nothing into it."""
+    return fitted.save(tmp_path_factory.mktemp("saved-model") / "model")
 
 
 def free_port() -> int:

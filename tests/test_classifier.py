@@ -61,7 +61,17 @@ def test_fit_does_not_touch_public_parameters(tiny_bert: Path, corpus) -> None:
 def test_fit_returns_self_and_score_takes_y(tiny_bert: Path, corpus) -> None:
     clf = tiny_classifier(tiny_bert, epochs=1)
     assert clf.fit(*corpus) is clf
-    assert 0.0 <= clf.score(*corpus) <= 1.0
+    texts, labels = corpus
+    predicted = clf.predict(texts)
+    assert clf.score(texts, labels) == pytest.approx(np.mean(predicted == np.asarray(labels)))
+    # y is what the predictions are scored against: other labels give another score
+    shifted = [{"business": "sport", "sport": "tech", "tech": "business"}[y] for y in labels]
+    assert clf.score(texts, shifted) == pytest.approx(np.mean(predicted == np.asarray(shifted)))
+    assert clf.score(texts, shifted) != pytest.approx(clf.score(texts, labels))
+    # and sample_weight weighs each text
+    weights = np.where(predicted == np.asarray(labels), 1.0, 3.0)
+    expected = np.average(predicted == np.asarray(labels), weights=weights)
+    assert clf.score(texts, labels, sample_weight=weights) == pytest.approx(expected)
 
 
 def test_predict_proba_rows_sum_to_one_in_classes_order(fitted, held_out) -> None:
@@ -135,19 +145,6 @@ def test_fitting_leaves_the_global_torch_seed_alone(tiny_bert: Path, corpus) -> 
     np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
 
 
-def test_early_stopping_records_validation_and_stops(tiny_bert: Path, corpus) -> None:
-    texts, labels = corpus
-    # shuffled labels: the model can only memorise, so the validation loss soon rises
-    shuffled = list(np.random.RandomState(0).permutation(labels))
-    clf = tiny_classifier(
-        tiny_bert, epochs=30, early_stopping=True, validation_fraction=0.2, n_iter_no_change=1
-    ).fit(texts, shuffled)
-    assert {"valid_loss", "valid_accuracy"} <= set(clf.history_[0])
-    losses = [record["valid_loss"] for record in clf.history_]
-    assert len(losses) < 30
-    assert losses[-1] >= min(losses[:-1])  # it stopped on an epoch without improvement
-
-
 def test_callbacks_are_called_in_order(tiny_bert: Path, corpus) -> None:
     class Recorder(Callback):
         def __init__(self) -> None:
@@ -166,23 +163,6 @@ def test_callbacks_are_called_in_order(tiny_bert: Path, corpus) -> None:
     recorder = Recorder()
     tiny_classifier(tiny_bert, epochs=2, callbacks=[recorder]).fit(*corpus)
     assert recorder.events == ["begin", "epoch1", "epoch2", "end"]
-
-
-@pytest.mark.parametrize(
-    "option",
-    [
-        {"class_weight": "balanced"},
-        {"accumulation_steps": 3},
-        {"pooling": "cls"},
-        {"pooling": "pooler"},
-        {"max_grad_norm": None},
-        {"precision": "bf16"},
-        {"verbose": False},
-    ],
-)
-def test_training_options_fit(tiny_bert: Path, corpus, option) -> None:
-    clf = tiny_classifier(tiny_bert, epochs=1, **option).fit(*corpus)
-    assert np.isfinite(clf.history_[0]["train_loss"])
 
 
 def test_unfitted_estimator_raises_not_fitted(tiny_bert: Path) -> None:
@@ -421,12 +401,8 @@ def test_training_and_prediction_run_inside_the_attention_choice(
 def test_bf16_and_fp32_predictions_agree(fitted, corpus) -> None:
     texts = corpus[0][:40]
     fp32 = fitted.predict_proba(texts)
-    fitted.set_params(precision="bf16")
-    try:
-        bf16 = fitted.predict_proba(texts)
-    finally:
-        fitted.set_params(precision="fp32")
-    assert np.abs(bf16 - fp32).max() < 0.05
+    bf16 = pickle.loads(pickle.dumps(fitted)).set_params(precision="bf16").predict_proba(texts)
+    assert 0 < np.abs(bf16 - fp32).max() < 0.05  # rounded differently, to the same effect
     assert (bf16.argmax(axis=1) == fp32.argmax(axis=1)).mean() >= 0.95
 
 
@@ -451,33 +427,3 @@ def test_fine_tuning_turns_attention_dropout_off_by_default(
     assert attention_dropout_rates(kept.model_) == [0.1, 0.1]
     set_to = tiny_classifier(tiny_bert, epochs=1, attention_dropout=0.25).fit(*corpus)
     assert attention_dropout_rates(set_to.model_) == [0.25, 0.25]
-
-
-def test_attention_dropout_is_found_in_other_encoders() -> None:
-    from transformers import AlbertConfig, AlbertModel, DistilBertConfig, DistilBertModel
-
-    from topicbert._model import set_attention_dropout
-
-    distilbert = DistilBertModel(
-        DistilBertConfig(vocab_size=50, dim=16, n_layers=2, n_heads=2, hidden_dim=32)
-    )
-    assert set_attention_dropout(distilbert, 0.0) == 2
-    assert distilbert.config.attention_dropout == 0.0
-    rates = [m.dropout.p for m in distilbert.modules() if type(m).__name__.endswith("Attention")]
-    assert rates == [0.0, 0.0]
-    assert distilbert.config.dropout == 0.1  # hidden-state dropout untouched
-    albert = AlbertModel(
-        AlbertConfig(
-            vocab_size=50,
-            embedding_size=8,
-            hidden_size=16,
-            num_attention_heads=2,
-            intermediate_size=32,
-            attention_probs_dropout_prob=0.1,
-            hidden_dropout_prob=0.2,
-        )
-    )
-    assert set_attention_dropout(albert, 0.0) == 1  # ALBERT shares one layer
-    attention = next(m for m in albert.modules() if type(m).__name__ == "AlbertAttention")
-    assert attention.attention_dropout.p == 0.0
-    assert attention.output_dropout.p == 0.2  # hidden-state dropout untouched

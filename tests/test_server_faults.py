@@ -119,13 +119,13 @@ def resident_mib(pid: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def running_server(model_dir: Path):
+def running_server(saved_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     # a file, not a pipe: waitress logs queue depths under load, and a pipe
     # nobody reads would fill up and stall the server
-    log = (model_dir.parent / "server.log").open("w+")
+    log = (tmp_path_factory.mktemp("faults") / "server.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "topicbert.cli", "serve", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "topicbert.cli", "serve", str(saved_model_dir), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -150,11 +150,6 @@ def running_server(model_dir: Path):
     output = log.read()
     log.close()
     assert "Traceback" not in output, output[-3000:]
-
-
-@pytest.fixture(scope="module")
-def model_dir(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fitted.save(tmp_path_factory.mktemp("faults") / "model")
 
 
 def test_ten_thousand_hostile_requests_get_no_5xx_and_memory_stays_flat(running_server) -> None:
@@ -243,11 +238,11 @@ def test_ten_thousand_hostile_requests_get_no_5xx_and_memory_stays_flat(running_
 
 
 def test_a_second_server_on_the_same_port_fails_with_a_clear_message(
-    running_server, model_dir: Path
+    running_server, saved_model_dir: Path
 ) -> None:
     _, port = running_server
     second = subprocess.run(
-        [sys.executable, "-m", "topicbert.cli", "serve", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "topicbert.cli", "serve", str(saved_model_dir), "--port", str(port)],
         capture_output=True,
         text=True,
         timeout=120,

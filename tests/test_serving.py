@@ -27,25 +27,25 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def model_dir(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fitted.save(tmp_path_factory.mktemp("served") / "model")
-
-
-@pytest.fixture(scope="module")
-def client(model_dir: Path):
+def client(saved_model_dir: Path):
     app = create_app(
-        model_dir, max_texts=5, max_text_chars=2_000, max_body_bytes=50_000, explain_samples=100
+        saved_model_dir,
+        max_texts=5,
+        max_text_chars=2_000,
+        max_body_bytes=50_000,
+        explain_samples=100,
     )
     app.testing = True
     return app.test_client()
 
 
-def test_health(client) -> None:
+def test_health(client, fitted) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
+    assert fitted.backbone_name_ != type(fitted).__name__
     assert response.get_json() == {
         "status": "ok",
-        "model": response.get_json()["model"],
+        "model": fitted.backbone_name_,  # the backbone the served model was fitted from
         "classes": ["business", "sport", "tech"],
         "ready": True,
         "batching": True,
@@ -159,10 +159,10 @@ def request_json(url: str, payload: object | None = None, timeout: float = 30) -
 
 
 @pytest.fixture(scope="module")
-def server(model_dir: Path):
+def server(saved_model_dir: Path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "topicbert.cli", "serve", str(model_dir), "--port", str(port)],
+        [sys.executable, "-m", "topicbert.cli", "serve", str(saved_model_dir), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
