@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from topicbert._validation import (
@@ -22,10 +20,9 @@ from topicbert._validation import (
 if TYPE_CHECKING:
     import torch
 
+    from topicbert._decision import DecisionRule
     from topicbert._inference import InferenceSettings
-    from topicbert._model import TopicModel
     from topicbert._tokenizing import Document
-    from topicbert._training import TrainingSettings
     from topicbert.plugins import Backbone, Callback
 
 __all__ = ["BertTopicClassifier"]
@@ -39,6 +36,7 @@ _FITTED = (
     "backbone_name_",
     "device_",
     "history_",
+    "training_text_hashes_",
 )
 """The attributes ``fit`` sets; all or none of them change."""
 
@@ -207,6 +205,11 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         One record per epoch: ``epoch``, ``train_loss``, ``train_accuracy``,
         ``valid_loss`` and ``valid_accuracy`` (with early stopping) and
         ``seconds``.
+    training_text_hashes_ : ndarray of shape (n_distinct_texts,) or None
+        A 64-bit hash of each distinct training text (whitespace normalised),
+        saved with the model so that scoring it on its own training texts can
+        be noticed (``topicbert evaluate`` warns). ``None`` for models saved
+        by topicbert versions that did not keep it.
 
     Examples
     --------
@@ -323,66 +326,32 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         if not texts:
             raise ValueError("BertTopicClassifier.fit needs at least one text; X is empty.")
         self._validate_params()
-        from topicbert._targets import encode_targets
+        from topicbert._devices import release_memory, seeded
+        from topicbert._fingerprints import text_hashes
+        from topicbert._fitting import build_model, prepare, train_model, tune_thresholds
 
-        targets = encode_targets(y, len(texts), labels=self.labels, multilabel=self.multilabel)
-        classes, y_index = targets.classes, targets.encoded
-        if self.min_confidence is not None and not targets.multilabel:
-            from topicbert._thresholds import check_abstain_label
-
-            check_abstain_label(self.abstain_label, classes)
-
-        from topicbert._backbones import resolve_backbone
-        from topicbert._devices import (
-            broadcast_seed,
-            distributed_context,
-            release_memory,
-            resolve_device,
-            resolve_precision,
-            seeded,
-        )
-        from topicbert._model import set_attention_dropout
-
-        rank, world_size, device = distributed_context(resolve_device(self.device))
-        amp_dtype = resolve_precision(self.precision, device)
-        backbone = resolve_backbone(self.backbone)
-        rng = check_random_state(self.random_state)
-        seed = broadcast_seed(int(rng.randint(np.iinfo(np.int32).max)), world_size)
-        rng = np.random.RandomState(seed)
-        tokenizer = backbone.load_tokenizer()
-        self._check_tokenizer(tokenizer, backbone.name)
-        train_index, valid_index = self._split(y_index, seed)
-
+        fit = prepare(self, texts, y)
         # A failed or interrupted fit puts back what was fitted before (or nothing).
         previous = {name: self.__dict__[name] for name in _FITTED if name in self.__dict__}
         try:
-            with seeded(seed, device):
-                encoder = backbone.load_encoder()
-                self._check_max_length(encoder, tokenizer, backbone.name)
-                if self.attention_dropout is not None:
-                    set_attention_dropout(encoder, self.attention_dropout)
-                model = self._build_model(encoder, len(classes)).to(device)
-                encoded = self._tokenize(tokenizer, texts)
-                self.classes_ = classes
-                self.target_kind_ = targets.kind
+            with seeded(fit.seed, fit.device):
+                self.model_ = build_model(self, fit)
+                self.classes_ = fit.targets.classes
+                self.target_kind_ = fit.targets.kind
                 self.thresholds_ = None
-                self.model_ = model
-                self.tokenizer_ = tokenizer
-                self.backbone_name_ = backbone.name
-                self.device_ = device
+                self.tokenizer_ = fit.tokenizer
+                self.backbone_name_ = fit.backbone.name
+                self.device_ = fit.device
                 self.history_: list[dict[str, float]] = []
-                held_out_proba = self._train(
-                    encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, world_size
-                )
-                if targets.multilabel and self.threshold == "tune":
-                    self.thresholds_ = self._tune_thresholds(
-                        encoded, y_index, train_index, valid_index, held_out_proba, amp_dtype
-                    )
+                self.training_text_hashes_: np.ndarray | None = text_hashes(texts)
+                held_out_proba = train_model(self, fit)
+                if fit.multilabel and self.threshold == "tune":
+                    self.thresholds_ = tune_thresholds(self, fit, held_out_proba)
         except BaseException:
             for name in _FITTED:
                 self.__dict__.pop(name, None)
             self.__dict__.update(previous)
-            release_memory(device)
+            release_memory(fit.device)
             raise
         if previous:
             replaced_device = previous.get("device_")
@@ -390,238 +359,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             release_memory(replaced_device)
         return self
 
-    def _split(self, y_index: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        indices = np.arange(len(y_index))
-        tuning = y_index.ndim == 2 and self.threshold == "tune" and not self.freeze_backbone
-        if not self.early_stopping and not tuning:
-            return indices, None
-        from sklearn.model_selection import train_test_split
-
-        n_valid = math.ceil(self.validation_fraction * len(indices))
-        stratify = None
-        if y_index.ndim == 1:
-            n_classes = len(np.unique(y_index))
-            counts = np.bincount(y_index)
-            stratify = y_index if n_valid >= n_classes and counts[counts > 0].min() >= 2 else None
-        if len(indices) - n_valid < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no training texts out "
-                f"of {len(indices)}; lower it or pass more data."
-            )
-        train_index, valid_index = train_test_split(
-            indices, test_size=n_valid, random_state=seed, stratify=stratify
-        )
-        return np.sort(train_index), np.sort(valid_index)
-
-    def _check_tokenizer(self, tokenizer: Any, name: str) -> None:
-        if getattr(tokenizer, "pad_token_id", None) is None:
-            raise ValueError(
-                f"The tokenizer of backbone {name!r} has no padding token; set "
-                "tokenizer.pad_token (e.g. to its eos_token) in your backbone."
-            )
-
-    def _check_max_length(self, encoder: Any, tokenizer: Any, name: str) -> None:
-        from topicbert._model import position_limit
-
-        limit = position_limit(encoder, tokenizer)
-        if limit is not None and self.max_length > limit:
-            raise ValueError(
-                f"max_length={self.max_length} is larger than backbone {name!r} allows "
-                f"({limit} tokens). Use max_length <= {limit}."
-            )
-
-    def _build_model(self, encoder: Any, n_classes: int) -> TopicModel:
-        from topicbert._model import TopicModel
-
-        if self.pooling == "pooler" and getattr(encoder, "pooler", None) is None:
-            raise ValueError(
-                "pooling='pooler' needs an encoder with a pooler layer (such as BERT's); "
-                "use pooling='mean' or 'cls' for this backbone."
-            )
-        return TopicModel(encoder, n_classes, self.dropout, self.pooling)
-
     def _tokenize(self, tokenizer: Any, texts: Sequence[str]) -> list[Document]:
         from topicbert._tokenizing import tokenize
 
         return tokenize(tokenizer, texts, self.max_length, self.long_text, self.max_chunks)
-
-    def _train(
-        self,
-        encoded: list[Document],
-        y_index: np.ndarray,
-        train_index: np.ndarray,
-        valid_index: np.ndarray | None,
-        amp_dtype: torch.dtype | None,
-        rng: np.random.RandomState,
-        rank: int,
-        world_size: int,
-    ) -> np.ndarray | None:
-        """Train; return out-of-fold probabilities where the frozen head made them."""
-        import torch
-
-        from topicbert._training import TrainingSettings
-
-        class_weights = None
-        multilabel = y_index.ndim == 2
-        if self.class_weight == "balanced" and multilabel:
-            from topicbert._targets import positive_weights
-
-            pos_weight = positive_weights(y_index[train_index]).astype(np.float32)
-            class_weights = torch.as_tensor(pos_weight, device=self.device_)
-        elif self.class_weight == "balanced":
-            from sklearn.utils.class_weight import compute_class_weight
-
-            present = np.unique(y_index[train_index])
-            weights = np.ones(len(self.classes_), dtype=np.float32)
-            weights[present] = compute_class_weight(
-                "balanced", classes=present, y=y_index[train_index]
-            )
-            class_weights = torch.as_tensor(weights, device=self.device_)
-        settings = TrainingSettings(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            weight_decay=self.weight_decay,
-            warmup_ratio=self.warmup_ratio,
-            max_grad_norm=self.max_grad_norm,
-            accumulation_steps=self.accumulation_steps,
-            n_iter_no_change=self.n_iter_no_change if self.early_stopping else None,
-            verbose=self.verbose,
-            multilabel=multilabel,
-        )
-        # Only the first process reports: one set of progress bars, one tracked run.
-        callbacks = list(self.callbacks or []) if rank == 0 else []
-
-        def on_epoch_end(record: dict[str, float]) -> None:
-            self.history_.append(record)
-            for callback in callbacks:
-                callback.on_epoch_end(self, record)
-
-        try:
-            for callback in callbacks:
-                callback.on_train_begin(self)
-            held_out = self._run_training(
-                encoded,
-                y_index,
-                train_index,
-                valid_index,
-                amp_dtype,
-                rng,
-                rank,
-                world_size,
-                class_weights,
-                settings,
-                on_epoch_end,
-            )
-            for callback in callbacks:
-                callback.on_train_end(self)
-        except BaseException as error:
-            for callback in callbacks:
-                callback.on_train_error(self, error)
-            raise
-        return held_out
-
-    def _run_training(
-        self,
-        encoded: list[Document],
-        y_index: np.ndarray,
-        train_index: np.ndarray,
-        valid_index: np.ndarray | None,
-        amp_dtype: torch.dtype | None,
-        rng: np.random.RandomState,
-        rank: int,
-        world_size: int,
-        class_weights: torch.Tensor | None,
-        settings: TrainingSettings,
-        on_epoch_end: Callable[[dict[str, float]], None],
-    ) -> np.ndarray | None:
-        if self.freeze_backbone:
-            return self._fit_frozen_head(
-                encoded, y_index, train_index, valid_index, amp_dtype, rng, rank, on_epoch_end
-            )
-        from topicbert._training import start_at_base_rates, train
-
-        if self._resolved_head_init(multilabel=settings.multilabel) == "probe":
-            # the frozen backbone's head, then every weight is fine-tuned from there
-            trainable = {name: p.requires_grad for name, p in self.model_.named_parameters()}
-            self._fit_frozen_head(
-                encoded, y_index, train_index, None, amp_dtype, rng, rank, lambda record: None
-            )
-            for name, parameter in self.model_.named_parameters():
-                parameter.requires_grad_(trainable[name])
-        elif settings.multilabel:
-            start_at_base_rates(self.model_.classifier, y_index[train_index])
-        train(
-            self.model_,
-            [encoded[i] for i in train_index],
-            y_index[train_index],
-            valid_ids=None if valid_index is None else [encoded[i] for i in valid_index],
-            valid_labels=None if valid_index is None else y_index[valid_index],
-            settings=settings,
-            pad_id=self.tokenizer_.pad_token_id,
-            device=self.device_,
-            amp_dtype=amp_dtype,
-            class_weights=class_weights,
-            rng=rng,
-            on_epoch_end=on_epoch_end,
-            rank=rank,
-            world_size=world_size,
-        )
-        return None
-
-    def _resolved_head_init(self, *, multilabel: bool) -> str:
-        if self.head_init != "auto":
-            return str(self.head_init)
-        return "probe" if multilabel else "random"
-
-    def _fit_frozen_head(
-        self,
-        encoded: list[Document],
-        y_index: np.ndarray,
-        train_index: np.ndarray,
-        valid_index: np.ndarray | None,
-        amp_dtype: torch.dtype | None,
-        rng: np.random.RandomState,
-        rank: int,
-        on_epoch_end: Callable[[dict[str, float]], None],
-    ) -> np.ndarray | None:
-        """Fit the head on the frozen encoder's vectors (see ``fit_head``)."""
-        from topicbert._frozen_head import fit_head
-
-        return fit_head(
-            self.model_,
-            encoded,
-            y_index,
-            train_index,
-            valid_index,
-            inference=self._inference_settings(amp_dtype, verbose=rank == 0),
-            fingerprint=self._fingerprint(amp_dtype),
-            balanced=self.class_weight == "balanced",
-            seed=int(rng.randint(np.iinfo(np.int32).max)),
-            on_epoch_end=on_epoch_end,
-        )
-
-    def _tune_thresholds(
-        self,
-        encoded: list[Document],
-        y_index: np.ndarray,
-        train_index: np.ndarray,
-        valid_index: np.ndarray | None,
-        out_of_fold: np.ndarray | None,
-        amp_dtype: torch.dtype | None,
-    ) -> np.ndarray:
-        """Per-label thresholds from probabilities of texts the model was not fitted on."""
-        from topicbert._thresholds import tune_thresholds
-
-        if out_of_fold is not None:
-            proba, truth = out_of_fold, y_index[train_index]
-        else:
-            if valid_index is None:  # pragma: no cover - _split always makes one when tuning
-                raise RuntimeError("threshold='tune' needs a validation split")
-            proba = self._proba([encoded[i] for i in valid_index], amp_dtype)
-            truth = y_index[valid_index]
-        _, thresholds = tune_thresholds(proba, truth)
-        return thresholds
 
     def _inference_settings(
         self, amp_dtype: torch.dtype | None, *, verbose: bool = True
@@ -667,7 +408,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         return self._proba(self._tokenize(self.tokenizer_, texts), amp_dtype)
 
     def _proba(self, documents: list[Document], amp_dtype: torch.dtype | None) -> np.ndarray:
-        from topicbert._inference import embed_cached, predict_logits, sigmoid, softmax
+        from topicbert._inference import embed_cached, predict_logits
 
         settings = self._inference_settings(amp_dtype)
         if self.freeze_backbone:
@@ -678,7 +419,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             logits = head_logits(self.model_.classifier, vectors)
         else:
             logits = predict_logits(self.model_, documents, settings)
-        return sigmoid(logits) if self.target_kind_ != "single" else softmax(logits)
+        return self.decision_rule.probabilities(logits)
 
     def predict(self, X: Sequence[str]) -> Any:
         """Return the most probable label (or, multi-label, the label set) of each text.
@@ -699,24 +440,24 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             an object array) or no label.
         """
         check_is_fitted(self)
-        return self._decide(self.predict_proba(X))
+        return self.decision_rule.decide(self.predict_proba(X))
 
-    def _decide(self, proba: np.ndarray, *, min_confidence: float | None = None) -> Any:
-        """Turn probabilities into predictions: the top class, or the labels over threshold.
+    @property
+    def decision_rule(self) -> DecisionRule:
+        """How probabilities become predictions: labels, thresholds, abstention.
 
-        ``min_confidence`` overrides the parameter of that name when given.
+        Built from the fitted labels and thresholds and the current values of
+        ``threshold``, ``min_labels``, ``min_confidence`` and ``abstain_label``;
+        the ONNX export and the server use the same rule.
         """
-        from topicbert._thresholds import decide
+        check_is_fitted(self)
+        from topicbert._decision import DecisionRule
 
-        return decide(
-            proba,
+        return DecisionRule.from_params(
+            self.get_params(deep=False),
             target_kind=self.target_kind_,
             classes=self.classes_,
-            threshold=self.threshold,
             thresholds=self.thresholds_,
-            min_labels=self.min_labels,
-            min_confidence=self.min_confidence if min_confidence is None else min_confidence,
-            abstain_label=self.abstain_label,
         )
 
     def score(self, X: Sequence[str], y: Any, sample_weight: Any = None) -> float:

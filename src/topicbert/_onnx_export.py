@@ -28,13 +28,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from topicbert._files import library_version, write_directory_atomically
 from topicbert._model import TopicModel
-from topicbert._persistence import (
-    classes_to_metadata,
-    library_version,
-    to_json_value,
-    write_directory_atomically,
-)
 from topicbert._tokenizing import special_tokens
 from topicbert.onnx import ONNX_FILE, ONNX_FORMAT_VERSION, ONNX_METADATA_FILE, TOKENIZER_FILE
 
@@ -83,13 +78,7 @@ def export_onnx(
             "topicbert_version": library_version(),
             "backbone": estimator.backbone_name_,
             "quantize": quantize,
-            **classes_to_metadata(estimator.classes_),
-            "target_kind": estimator.target_kind_,
-            "threshold": estimator.threshold,
-            "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
-            "min_labels": estimator.min_labels,
-            "min_confidence": estimator.min_confidence,
-            "abstain_label": to_json_value(estimator.abstain_label, what="abstain_label"),
+            **estimator.decision_rule.to_metadata(),
             "max_length": estimator.max_length,
             "long_text": estimator.long_text,
             "max_chunks": estimator.max_chunks,

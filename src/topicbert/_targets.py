@@ -37,7 +37,12 @@ class Targets:
 
     @property
     def multilabel(self) -> bool:
-        return self.kind != SINGLE
+        return is_multilabel(self.kind)
+
+
+def is_multilabel(kind: str) -> bool:
+    """Whether a target kind (``target_kind_``) means sets of labels."""
+    return kind != SINGLE
 
 
 def _is_sparse(y: object) -> bool:

@@ -25,9 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from topicbert._persistence import classes_from_metadata, from_json_value
-from topicbert._probabilities import sigmoid, softmax
-from topicbert._thresholds import decide
+from topicbert._decision import DecisionRule
 from topicbert._tokenizing import Document, fit_windows
 from topicbert.exceptions import ModelLoadError
 
@@ -102,6 +100,11 @@ class OnnxTopicClassifier:
         When the directory is missing, incomplete or corrupt; the message names the file.
     """
 
+    threshold: float | str
+    min_labels: int
+    min_confidence: float | None
+    abstain_label: Any
+
     def __init__(
         self,
         path: str | Path,
@@ -123,15 +126,12 @@ class OnnxTopicClassifier:
         directory = Path(path)
         self.path = directory
         metadata = _read_metadata(directory)
-        self.classes_ = classes_from_metadata(metadata, directory / ONNX_METADATA_FILE)
-        self.target_kind_ = str(metadata["target_kind"])
-        thresholds = metadata.get("thresholds")
-        self.thresholds_ = None if thresholds is None else np.asarray(thresholds, np.float64)
-        self.threshold: float | str = metadata.get("threshold", 0.5)
-        self.min_labels = int(metadata.get("min_labels", 0))
-        min_confidence = metadata.get("min_confidence")
-        self.min_confidence = None if min_confidence is None else float(min_confidence)
-        self.abstain_label = from_json_value(metadata.get("abstain_label"))
+        rule = DecisionRule.from_metadata(metadata, directory / ONNX_METADATA_FILE)
+        self.classes_ = rule.classes
+        self.target_kind_ = rule.target_kind
+        self.thresholds_ = rule.thresholds
+        for name in DecisionRule.parameter_names():  # settable after loading, as on the estimator
+            setattr(self, name, getattr(rule, name))
         self.backbone_name_ = str(metadata.get("backbone", "onnx"))
         self.quantize = metadata.get("quantize")
         self.max_length = int(metadata["max_length"])
@@ -240,7 +240,7 @@ class OnnxTopicClassifier:
         logits = self.predict_logits(X)
         if not len(logits):
             return np.empty((0, len(self.classes_)), dtype=np.float64)
-        return sigmoid(logits) if self.target_kind_ != "single" else softmax(logits)
+        return self.decision_rule.probabilities(logits)
 
     def predict(self, X: Sequence[str]) -> Any:
         """Return each text's label (or label set), as the exported estimator would.
@@ -258,18 +258,16 @@ class OnnxTopicClassifier:
             With ``min_confidence``, texts without a confident topic get
             ``abstain_label`` (single-label) or no label.
         """
-        return self._decide(self.predict_proba(X))
+        return self.decision_rule.decide(self.predict_proba(X))
 
-    def _decide(self, proba: np.ndarray, *, min_confidence: float | None = None) -> Any:
-        return decide(
-            proba,
+    @property
+    def decision_rule(self) -> DecisionRule:
+        """How probabilities become predictions, with the attributes' current values."""
+        return DecisionRule.from_params(
+            vars(self),
             target_kind=self.target_kind_,
             classes=self.classes_,
-            threshold=self.threshold,
             thresholds=self.thresholds_,
-            min_labels=self.min_labels,
-            min_confidence=self.min_confidence if min_confidence is None else min_confidence,
-            abstain_label=self.abstain_label,
         )
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from topicbert._decision import rule_of
+from topicbert._targets import label_lists
 from topicbert.integrations._micro_batching import MicroBatcher, ServerBusyError
 
 
@@ -22,7 +24,9 @@ def load_fitted(model_or_path: Any) -> Any:
         from topicbert import BertTopicClassifier
 
         return BertTopicClassifier.load(model_or_path)
-    if type(model_or_path).__name__ == "OnnxTopicClassifier":
+    from topicbert.onnx import OnnxTopicClassifier
+
+    if isinstance(model_or_path, OnnxTopicClassifier):
         return model_or_path
     from sklearn.utils.validation import check_is_fitted
 
@@ -83,8 +87,9 @@ class ModelService:
         min_confidence: float | None = None,
     ) -> None:
         self.model = load_fitted(model_or_path)
+        self.rule = rule_of(self.model)
         if min_confidence is None:
-            min_confidence = getattr(self.model, "min_confidence", None)
+            min_confidence = self.rule.min_confidence
         self.min_confidence = min_confidence
         self.classes = np.asarray(self.model.classes_).tolist()
         self.name = str(getattr(self.model, "backbone_name_", type(self.model).__name__))
@@ -150,7 +155,7 @@ class ModelService:
     @property
     def multilabel(self) -> bool:
         """Whether the model predicts sets of labels."""
-        return str(getattr(self.model, "target_kind_", "single")) != "single"
+        return self.rule.multilabel
 
     def decide(self, proba: np.ndarray, min_confidence: float | None = None) -> list[Any]:
         """Each row's predicted label (``None``: no confident topic), or its label list.
@@ -160,17 +165,12 @@ class ModelService:
         """
         if min_confidence is None:
             min_confidence = self.min_confidence
-        if self.multilabel:
-            from topicbert._targets import label_lists
-
-            decided = self.model._decide(proba, min_confidence=min_confidence)
-            lists = label_lists(decided, np.asarray(self.model.classes_))
-            return [[str(label) for label in row] for row in lists]
-        labels: list[str | None] = [str(self.classes[int(i)]) for i in proba.argmax(axis=1)]
-        if min_confidence is not None:
-            confident = proba.max(axis=1) >= min_confidence
-            labels = [label if ok else None for label, ok in zip(labels, confident, strict=True)]
-        return labels
+        # JSON's null for "no confident topic", whatever the model's own abstain_label
+        rule = self.rule.replace(min_confidence=min_confidence, abstain_label=None)
+        decided = rule.decide(proba)
+        if rule.multilabel:
+            return [[str(label) for label in row] for row in label_lists(decided, rule.classes)]
+        return [None if label is None else str(label) for label in decided.tolist()]
 
     def probabilities(self, row: np.ndarray) -> dict[str, float]:
         """One row of probabilities as ``{label: probability}``."""
