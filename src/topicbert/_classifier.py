@@ -13,8 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from topicbert._validation import (
     DEFAULT_MAX_LENGTH,
     check_classifier_params,
-    check_number,
     check_texts,
+    text_chunks,
 )
 
 if TYPE_CHECKING:
@@ -534,23 +534,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         ...         write(clf.classes_[proba.argmax(axis=1)])
         """
         check_is_fitted(self)
-        if isinstance(X, (str, bytes)):
-            raise ValueError(
-                "iter_predict_proba expects an iterable of texts, got a single string."
-            )
-        check_number("chunk_size", chunk_size, int, 1, None)
-        chunk: list[str] = []
-        for position, text in enumerate(X):
-            if not isinstance(text, str):
-                raise TypeError(
-                    f"X must contain only str; position {position} holds "
-                    f"{type(text).__name__} ({text!r})."
-                )
-            chunk.append(text)
-            if len(chunk) == chunk_size:
-                yield self.predict_proba(chunk)
-                chunk = []
-        if chunk:
+        for chunk in text_chunks(X, chunk_size, owner="iter_predict_proba"):
             yield self.predict_proba(chunk)
 
     # ------------------------------------------------------------- persistence

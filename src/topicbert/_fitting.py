@@ -82,13 +82,7 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         resolve_precision,
     )
 
-    targets = encode_targets(
-        y, len(texts), labels=estimator.labels, multilabel=estimator.multilabel
-    )
-    if estimator.min_confidence is not None and not targets.multilabel:
-        from topicbert._thresholds import check_abstain_label
-
-        check_abstain_label(estimator.abstain_label, targets.classes)
+    targets = check_targets(estimator, y, len(texts))
     rank, world_size, device = distributed_context(resolve_device(estimator.device))
     amp_dtype = resolve_precision(estimator.precision, device)
     backbone = resolve_backbone(estimator.backbone)
@@ -117,6 +111,16 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         rank=rank,
         world_size=world_size,
     )
+
+
+def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targets:
+    """``y`` in the model's terms, checked against the labels and the abstention label."""
+    targets = encode_targets(y, n_texts, labels=estimator.labels, multilabel=estimator.multilabel)
+    if estimator.min_confidence is not None and not targets.multilabel:
+        from topicbert._thresholds import check_abstain_label
+
+        check_abstain_label(estimator.abstain_label, targets.classes)
+    return targets
 
 
 def split(

@@ -86,17 +86,12 @@ def fit_head(
         out_of_fold = None
     _fold_into(model.classifier, coef, intercept, scaler.mean_, scaler.scale_)
     model.eval()
-    _report(
-        model,
-        features,
-        labels,
-        train_index,
-        valid_index,
-        chosen_c,
-        started,
-        inference,
-        on_epoch_end,
-    )
+    record = _history_record(model, features, labels, train_index, valid_index)
+    record["C"] = chosen_c
+    record["seconds"] = time.perf_counter() - started
+    if inference.verbose:
+        tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
+    on_epoch_end(record)
     return out_of_fold
 
 
@@ -153,18 +148,14 @@ def _fold_into(
         classifier.bias.copy_(torch.as_tensor(bias, dtype=classifier.bias.dtype))
 
 
-def _report(
+def _history_record(
     model: TopicModel,
     features: np.ndarray,
     labels: np.ndarray,
     train_index: np.ndarray,
     valid_index: np.ndarray | None,
-    chosen_c: float,
-    started: float,
-    inference: InferenceSettings,
-    on_epoch_end: Callable[[dict[str, float]], None],
-) -> None:
-    """Report the head's one history record."""
+) -> dict[str, float]:
+    """The head's one history record: its loss and accuracy on each part."""
 
     def loss_and_accuracy(index: np.ndarray) -> tuple[float, float]:
         return log_loss_and_accuracy(head_logits(model.classifier, features[index]), labels[index])
@@ -173,11 +164,7 @@ def _report(
     record = {"epoch": 1.0, "train_loss": train_loss, "train_accuracy": train_accuracy}
     if valid_index is not None:
         record["valid_loss"], record["valid_accuracy"] = loss_and_accuracy(valid_index)
-    record["C"] = chosen_c
-    record["seconds"] = time.perf_counter() - started
-    if inference.verbose:
-        tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
-    on_epoch_end(record)
+    return record
 
 
 def _logistic_regressions(

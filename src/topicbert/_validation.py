@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -99,6 +99,26 @@ def _is_missing(value: object) -> bool:
     if isinstance(value, float) and value != value:  # NaN
         return True
     return type(value).__name__ in ("NAType", "NaTType")
+
+
+def text_chunks(X: Iterable[str], chunk_size: int, *, owner: str) -> Iterator[list[str]]:
+    """Read a stream of texts lazily in lists of ``chunk_size``, naming the first bad entry."""
+    if isinstance(X, (str, bytes)):
+        raise ValueError(f"{owner} expects an iterable of texts, got a single string.")
+    check_number("chunk_size", chunk_size, int, 1, None)
+    chunk: list[str] = []
+    for position, text in enumerate(X):
+        if not isinstance(text, str):
+            raise TypeError(
+                f"X must contain only str; position {position} holds "
+                f"{type(text).__name__} ({text!r})."
+            )
+        chunk.append(text)
+        if len(chunk) == chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def check_texts(
