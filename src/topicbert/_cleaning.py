@@ -2,124 +2,15 @@
 
 from __future__ import annotations
 
-import html
-import re
-import string
-import sys
-import unicodedata
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 from typing import Any
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from topicbert._cleaning_steps import make_cleaner, nltk_stopwords, stopword_set
 from topicbert._validation import check_texts
 
-__all__ = ["TextCleaner", "nltk_stopwords"]
-
-_SCRIPT_OR_STYLE = re.compile(
-    r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", flags=re.IGNORECASE | re.DOTALL
-)
-_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", flags=re.DOTALL)
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![^<>]*>")
-_WHITESPACE = re.compile(r"\s+")
-_ASCII_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
-
-
-@lru_cache(maxsize=1)
-def _unicode_punctuation_table() -> dict[int, str]:
-    return {
-        code: " "
-        for code in range(sys.maxunicode + 1)
-        if unicodedata.category(chr(code)).startswith(("P", "S"))
-    }
-
-
-def nltk_stopwords(language: str = "english") -> frozenset[str]:
-    """Return nltk's stopword list for ``language``.
-
-    Raises
-    ------
-    LookupError
-        When nltk's ``stopwords`` corpus is not installed, with the command
-        that installs it.
-    """
-    try:
-        from nltk.corpus import stopwords
-    except ImportError as exc:  # pragma: no cover - nltk is a dependency
-        raise ImportError("stopwords='nltk' needs nltk: pip install nltk") from exc
-    try:
-        return frozenset(stopwords.words(language))
-    except LookupError:
-        raise LookupError(
-            f"nltk's stopword list for {language!r} is not installed. Install it with "
-            "`python -m nltk.downloader stopwords` (or copy the corpus into a directory "
-            "on NLTK_DATA), or use stopwords='sklearn', your own list, or None."
-        ) from None
-    except OSError:
-        raise ValueError(f"nltk has no stopword list for language={language!r}.") from None
-
-
-def _stopword_set(stopwords: object, language: str) -> frozenset[str] | None:
-    if stopwords is None:
-        return None
-    if isinstance(stopwords, str):  # compared only as a str: an array's == is elementwise
-        if stopwords == "nltk":
-            return nltk_stopwords(language)
-        if stopwords == "sklearn":
-            if language != "english":
-                raise ValueError(
-                    "stopwords='sklearn' is English only; use 'nltk' for other languages."
-                )
-            from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-            return frozenset(ENGLISH_STOP_WORDS)
-        raise ValueError(
-            "The 'stopwords' parameter of TextCleaner must be 'nltk', 'sklearn', an iterable "
-            f"of words or None. Got {stopwords!r} instead."
-        )
-    if not isinstance(stopwords, Iterable) or isinstance(stopwords, bytes | bytearray):
-        raise TypeError(
-            "The 'stopwords' parameter of TextCleaner must be 'nltk', 'sklearn', an iterable "
-            f"of words or None. Got {type(stopwords).__name__} instead."
-        )
-    if getattr(stopwords, "ndim", 1) != 1:
-        raise ValueError(
-            "The 'stopwords' parameter of TextCleaner must be a flat collection of words; got "
-            f"an array of shape {getattr(stopwords, 'shape', None)}."
-        )
-    words = list(stopwords)
-    for word in words:
-        if not isinstance(word, str):
-            raise TypeError(
-                "Every stopword must be a str; the 'stopwords' parameter of TextCleaner holds "
-                f"{type(word).__name__} ({word!r})."
-            )
-    return frozenset(word.lower() for word in words)
-
-
-def _stemmer(name: str | None, language: str) -> Callable[[str], str] | None:
-    if name is None:
-        return None
-    if name == "porter":
-        from nltk.stem import PorterStemmer
-
-        stem: Callable[[str], str] = PorterStemmer().stem
-    elif name == "snowball":
-        from nltk.stem import SnowballStemmer
-
-        if language not in SnowballStemmer.languages:
-            raise ValueError(
-                f"The Snowball stemmer has no rules for language={language!r}; "
-                f"choose one of {', '.join(SnowballStemmer.languages)}."
-            )
-        stem = SnowballStemmer(language).stem
-    else:
-        raise ValueError(
-            "The 'stemmer' parameter of TextCleaner must be 'porter', 'snowball' or None. "
-            f"Got {name!r} instead."
-        )
-    return lru_cache(maxsize=100_000)(stem)
+__all__ = ["TextCleaner", "cleaner_from_settings", "nltk_stopwords"]
 
 
 class TextCleaner(TransformerMixin, BaseEstimator):
@@ -247,61 +138,34 @@ class TextCleaner(TransformerMixin, BaseEstimator):
 
     def _make_cleaner(self) -> Callable[[str], str]:
         """Validate the parameters and compose the enabled steps into one function."""
-        for name in ("strip_html", "normalize_unicode", "lowercase", "collapse_whitespace"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(
-                    f"The {name!r} parameter of TextCleaner must be a bool. "
-                    f"Got {getattr(self, name)!r} instead."
-                )
-        punctuation_option = self.remove_punctuation
-        if not isinstance(punctuation_option, bool) and not (
-            isinstance(punctuation_option, str) and punctuation_option == "unicode"
-        ):
-            raise ValueError(
-                "The 'remove_punctuation' parameter of TextCleaner must be True, False or "
-                f"'unicode'. Got {self.remove_punctuation!r} instead."
-            )
-        if self.fill_missing is not None and not isinstance(self.fill_missing, str):
-            raise TypeError(
-                "The 'fill_missing' parameter of TextCleaner must be a str or None. "
-                f"Got {type(self.fill_missing).__name__} instead."
-            )
-        if not isinstance(self.language, str):
-            raise TypeError("The 'language' parameter of TextCleaner must be a str.")
-        stop = _stopword_set(self.stopwords, self.language)
-        stem = _stemmer(self.stemmer, self.language)
-        punctuation: dict[int, str] | None = None
-        if self.remove_punctuation == "unicode":
-            punctuation = _unicode_punctuation_table()
-        elif self.remove_punctuation:
-            punctuation = _ASCII_PUNCTUATION
-        strip_html = self.strip_html
-        normalize = self.normalize_unicode
-        lowercase = self.lowercase
-        collapse = self.collapse_whitespace
-        strip_chars = string.punctuation + "\u2018\u2019\u201c\u201d"
+        return make_cleaner(self.get_params())
 
-        def clean(text: str) -> str:
-            if strip_html and ("<" in text or "&" in text):
-                text = _SCRIPT_OR_STYLE.sub(" ", text)
-                text = _COMMENT.sub(" ", text)
-                text = _TAG.sub(" ", text)
-                text = html.unescape(text)
-            if normalize:
-                text = unicodedata.normalize("NFKC", text)
-            if lowercase:
-                text = text.lower()
-            if punctuation is not None:
-                text = text.translate(punctuation)
-            if stop is not None or stem is not None:
-                words = text.split()
-                if stop is not None:
-                    words = [w for w in words if w.strip(strip_chars).lower() not in stop]
-                if stem is not None:
-                    words = [stem(w) for w in words]
-                text = " ".join(words)
-            if collapse:
-                text = _WHITESPACE.sub(" ", text).strip()
-            return text
+    def to_settings(self) -> dict[str, Any]:
+        """The parameters as JSON values, with the stopwords as the list of words itself.
 
-        return clean
+        A saved or exported model keeps these, so that it cleans as it was
+        trained on a machine without nltk's corpus or scikit-learn.
+        """
+        self._make_cleaner()  # refuse bad parameters before anything is written
+        settings: dict[str, Any] = dict(self.get_params())
+        words = stopword_set(self.stopwords, self.language)
+        settings["stopwords"] = None if words is None else sorted(words)
+        return settings
+
+
+def cleaner_from_settings(settings: object) -> TextCleaner:
+    """The :class:`TextCleaner` that :meth:`TextCleaner.to_settings` described.
+
+    Raises
+    ------
+    ValueError
+        When ``settings`` is not an object of TextCleaner's parameters.
+    """
+    if not isinstance(settings, dict):
+        raise ValueError(f"a cleaner must be saved as an object, not {settings!r}")
+    try:
+        cleaner = TextCleaner(**settings)
+        cleaner.fit([])
+    except TypeError as exc:
+        raise ValueError(f"the cleaner's settings are unusable: {exc}") from exc
+    return cleaner

@@ -74,11 +74,13 @@ def export_onnx(
     prefix, suffix = special_tokens(tokenizer)
     metadata = json.dumps(
         {
-            "format_version": ONNX_FORMAT_VERSION,
+            # an export that cleans its texts is refused by runtimes that would not
+            "format_version": ONNX_FORMAT_VERSION if estimator.cleaner is not None else 1,
             "topicbert_version": library_version(),
             "backbone": estimator.backbone_name_,
             "quantize": quantize,
             **estimator.decision_rule.to_metadata(),
+            "cleaner": None if estimator.cleaner is None else estimator.cleaner.to_settings(),
             "max_length": estimator.max_length,
             "long_text": estimator.long_text,
             "max_chunks": estimator.max_chunks,

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from topicbert._cleaning import cleaner_from_settings
 from topicbert._decision import classes_from_metadata, classes_to_metadata
 from topicbert._files import (
     from_json_value,
@@ -63,6 +64,9 @@ def _metadata(estimator: BertTopicClassifier, prefix: str) -> dict[str, Any]:
             continue
         if key == "random_state" and not isinstance(value, numbers.Integral):
             value = None  # a RandomState instance has no JSON form; an int is kept
+        if key == "cleaner":
+            params[key] = None if value is None else value.to_settings()
+            continue
         params[key] = to_json_value(value, what=f"The parameter {key}={value!r}")
     classes = estimator.classes_
     return {
@@ -190,7 +194,11 @@ def read_metadata(directory: Path) -> dict[str, Any]:
         raise ModelLoadError(f"{str(path)!r} is malformed: {'; '.join(problems)}.")
     try:
         metadata["classes"] = from_json_value(metadata["classes"])
-        metadata["params"] = {k: from_json_value(v) for k, v in metadata["params"].items()}
+        params = metadata["params"]
+        cleaner = params.pop("cleaner", None)
+        metadata["params"] = {k: from_json_value(v) for k, v in params.items()}
+        if cleaner is not None:
+            metadata["params"]["cleaner"] = cleaner_from_settings(cleaner)
     except ValueError as exc:
         raise ModelLoadError(f"{str(path)!r} is malformed: {exc}.") from exc
     return metadata

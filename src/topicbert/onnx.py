@@ -10,7 +10,8 @@ loads here and predicts what the estimator predicted:
 >>> model.predict(["Shares rose after the results."])  # doctest: +SKIP
 array(['business'], dtype=object)
 
-Texts are tokenized and fitted into windows exactly as the estimator does
+Texts are cleaned (the estimator's ``cleaner``, kept in the export),
+tokenized and fitted into windows exactly as the estimator does
 (``max_length``, ``long_text``, ``max_chunks`` come from the export), so the
 probabilities agree with :meth:`~topicbert.BertTopicClassifier.predict_proba`
 in float32 (within about 1e-5) and the predicted labels agree.
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from topicbert._cleaning_steps import make_cleaner
 from topicbert._decision import DecisionRule
 from topicbert._tokenizing import Document, fit_windows
 from topicbert.exceptions import ModelLoadError
@@ -34,7 +36,8 @@ __all__ = ["OnnxTopicClassifier", "is_onnx_export"]
 ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 ONNX_METADATA_FILE = "topicbert-onnx.json"
-ONNX_FORMAT_VERSION = 1
+ONNX_FORMAT_VERSION = 2
+"""The newest export this runtime reads; 2 added the ``cleaner`` entry."""
 _REQUIRED = (
     "format_version",
     "classes",
@@ -126,6 +129,13 @@ class OnnxTopicClassifier:
         directory = Path(path)
         self.path = directory
         metadata = _read_metadata(directory)
+        cleaner = metadata.get("cleaner")
+        try:
+            self._clean = None if cleaner is None else make_cleaner(cleaner)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ModelLoadError(
+                f"{str(directory / ONNX_METADATA_FILE)!r} holds an unusable cleaner: {exc}"
+            ) from exc
         rule = DecisionRule.from_metadata(metadata, directory / ONNX_METADATA_FILE)
         self.classes_ = rule.classes
         self.target_kind_ = rule.target_kind
@@ -193,6 +203,8 @@ class OnnxTopicClassifier:
     def predict_logits(self, X: Sequence[str]) -> np.ndarray:
         """Return float32 logits, one row per text, longest texts batched together."""
         texts = _check_texts(X)
+        if self._clean is not None:  # as the training texts were cleaned
+            texts = [self._clean(text) for text in texts]
         documents = self.tokenize(texts)
         lengths = np.array([sum(len(window) for window in doc) for doc in documents])
         order = np.argsort(-lengths, kind="stable")
