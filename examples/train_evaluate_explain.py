@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sklearn.pipeline import make_pipeline
-
 from topicbert import BertTopicClassifier, ClassificationReport, TextCleaner, explain
 from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
@@ -33,10 +31,10 @@ def main() -> None:
         data = data.groupby("label").head(args.per_class).reset_index(drop=True)
     train, _, test = train_val_test_split(data, val_size=0.0, test_size=0.2, random_state=42)
 
-    # TextCleaner's defaults strip HTML, normalise Unicode and collapse whitespace
-    model = make_pipeline(
-        TextCleaner(),
-        BertTopicClassifier(freeze_backbone=args.fast, random_state=0, verbose=1),
+    # TextCleaner's defaults strip HTML, normalise Unicode and collapse whitespace; as the
+    # classifier's cleaner it is saved with the model, which then cleans what it is served
+    model = BertTopicClassifier(
+        cleaner=TextCleaner(), freeze_backbone=args.fast, random_state=0, verbose=1
     )
     model.fit(train["text"], train["label"])
 
@@ -50,7 +48,7 @@ def main() -> None:
     explanation = explain(model, test["text"].iloc[0], num_samples=300, random_state=0)
     print("Words behind the first test article's label:", explanation.as_list()[:5])
     (args.out / "explanation.html").write_text(explanation.as_html(), encoding="utf-8")
-    model[-1].save(args.out / "model")
+    model.save(args.out / "model")
     print(f"Written to {args.out}")
 
 
