@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 train: install
-	$(BIN)/topicbert train $(DATA) --out $(OUT)
+	$(BIN)/topicbert train $(DATA) --output $(OUT)
 
 test: install
 	$(BIN)/python -m pytest

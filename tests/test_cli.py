@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import gzip
 import json
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from topicbert import BertTopicClassifier
+from topicbert.datasets import read_labeled_csv
 
 from .conftest import make_corpus
 
@@ -50,18 +53,36 @@ def test_train_prints_held_out_figures_and_saves(
         "64",
         "--device",
         "cpu",
-        "--out",
+        "--output",
         str(out),
         "--quiet",
     )
     assert result.returncode == 0, result.stderr
+    assert "deprecated" not in result.stderr
     assert "5 duplicate texts removed" in result.stdout
     assert "held-out accuracy:" in result.stdout and "held-out macro-F1:" in result.stdout
     accuracy = float(result.stdout.split("held-out accuracy:")[1].split()[0])
     assert accuracy >= 0.8
-    assert {"report.html", "report.json"} <= {p.name for p in out.iterdir()}
+    assert {"report.html", "report.json", "test.csv.gz"} <= {p.name for p in out.iterdir()}
     loaded = BertTopicClassifier.load(out)
     assert loaded.classes_.tolist() == ["business", "sport", "tech"]
+
+    # the held-out split is kept, and evaluate scores the model on it alone
+    held_out = read_labeled_csv(out / "test.csv.gz")
+    assert len(held_out) == 18  # 20% of the 90 distinct texts
+    assert f"18 held-out texts written to {out / 'test.csv.gz'}" in result.stdout
+    assert f"topicbert evaluate {out} {out / 'test.csv.gz'}" in result.stdout
+    texts, labels = make_corpus(30, seed=3)
+    assert set(held_out["text"]) <= set(texts)
+    assert (
+        dict(zip(held_out["text"], held_out["label"], strict=True)).items()
+        <= dict(zip(texts, labels, strict=True)).items()
+    )
+    evaluated = run("evaluate", str(out), str(out / "test.csv.gz"), "-o", str(tmp_path / "ev"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    scored = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert sum(row["support"] for row in scored["per_class"]) == 18
+    assert scored["accuracy"] == pytest.approx(accuracy, abs=1e-4)  # the same held-out texts
 
 
 def test_train_with_the_frozen_backbone_and_chunks(
@@ -82,13 +103,19 @@ def test_train_with_the_frozen_backbone_and_chunks(
         "fp32",
         "--device",
         "cpu",
-        "--out",
+        "--out",  # the deprecated spelling of --output still works
         str(out),
+        "--test-output",
+        str(tmp_path / "held-out.csv"),
         "--quiet",
     )
     assert result.returncode == 0, result.stderr
+    assert "topicbert train: warning: --out is deprecated" in result.stderr
+    assert "use --output (-o) instead" in result.stderr
     loaded = BertTopicClassifier.load(out)
     assert loaded.freeze_backbone and loaded.long_text == "chunks"
+    assert not (out / "test.csv.gz").exists()
+    assert read_labeled_csv(tmp_path / "held-out.csv")["label"].nunique() == 3
     assert run("train", str(data_csv), "--long-text", "middle").returncode == 2
 
 
@@ -109,7 +136,8 @@ def test_help_lists_the_options() -> None:
     result = run("train", "--help")
     assert result.returncode == 0
     for option in (
-        "--out",
+        "--output",
+        "--test-output",
         "--backbone",
         "--epochs",
         "--max-length",
@@ -162,7 +190,7 @@ def model_dir(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_evaluate_prints_the_report_and_writes_files(
     model_dir: Path, data_csv: Path, tmp_path: Path
 ) -> None:
-    result = run("evaluate", str(model_dir), str(data_csv), "--report-dir", str(tmp_path / "ev"))
+    result = run("evaluate", str(model_dir), str(data_csv), "--output", str(tmp_path / "ev"))
     assert result.returncode == 0, result.stderr
     assert "precision    recall  f1-score   support" in result.stdout
     assert "log-loss" in result.stdout
@@ -206,7 +234,7 @@ def test_explain_prints_words_and_writes_html(model_dir: Path, tmp_path: Path) -
         "the team won the cup with a late goal",
         "--method",
         "occlusion",
-        "--html",
+        "-o",
         str(page),
     )
     assert result.returncode == 0, result.stderr
@@ -220,3 +248,229 @@ def test_errors_of_the_other_commands(model_dir: Path, tmp_path: Path) -> None:
     empty = run("explain", str(model_dir), "   ")
     assert empty.returncode == 1 and empty.stderr.count("\n") == 1
     assert run("predict").returncode == 2
+
+
+# --- one spelling for every command ------------------------------------------------
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    from topicbert.cli import build_parser
+
+    return build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    ("argv", "old"),
+    [
+        (("train", "d.csv"), "--out"),
+        (("evaluate", "m", "d.csv"), "--report-dir"),
+        (("explain", "m", "a text"), "--html"),
+    ],
+)
+def test_old_output_spellings_still_work_with_a_deprecation_notice(
+    argv: tuple[str, ...], old: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for spelling in ("--output", "-o"):
+        assert parse(*argv, spelling, "x").output == Path("x")
+        assert capsys.readouterr().err == ""
+    assert parse(*argv, old, "x").output == Path("x")
+    notice = capsys.readouterr().err
+    assert f"topicbert {argv[0]}: warning: {old} is deprecated" in notice
+    assert "use --output (-o) instead" in notice
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("train", "d.csv"),
+        ("evaluate", "m", "d.csv"),
+        ("predict", "m", "d.csv"),
+        ("explain", "m", "a text"),
+        ("export", "m"),
+        ("label-issues", "d.csv"),
+    ],
+)
+def test_every_command_that_writes_takes_output_and_o(argv: tuple[str, ...]) -> None:
+    assert parse(*argv, "-o", "x").output == Path("x")
+    assert parse(*argv, "--output", "x").output == Path("x")
+    result = run(argv[0], "--help")
+    assert "-o" in result.stdout and "--output" in result.stdout
+
+
+def test_export_takes_the_directory_positionally_or_as_output(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    from topicbert._commands._arguments import UsageError
+    from topicbert._commands.export import output_directory
+
+    assert output_directory(parse("export", "m", "a")) == Path("a")
+    assert output_directory(parse("export", "m", "-o", "a")) == Path("a")
+    assert output_directory(parse("export", "m", "a", "--output", "a")) == Path("a")
+    with pytest.raises(UsageError, match="differ"):
+        output_directory(parse("export", "m", "a", "-o", "b"))
+    missing = run("export", str(model_dir))
+    assert missing.returncode == 2 and "directory to write is missing" in missing.stderr
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    exported = run("export", str(model_dir), "-o", str(tmp_path / "onnx"))
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "onnx" / "model.onnx").is_file()
+
+
+def test_every_example_of_the_cli_page_parses_without_deprecated_spellings(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import shlex
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text("utf-8")
+    page = page.replace("\\\n", " ")  # continued lines
+    examples = [
+        line.split("  #")[0].strip() for line in page.splitlines() if line.startswith("topicbert ")
+    ]
+    assert len(examples) >= 10
+    for example in examples:
+        args = parse(*shlex.split(example)[1:])
+        assert callable(args.handler), example
+    assert capsys.readouterr().err == ""
+
+
+# --- .csv and .csv.gz alike ----------------------------------------------------------
+
+
+def test_predict_reads_and_writes_gzip_compressed_csv(
+    model_dir: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    packed = tmp_path / "news.csv.gz"
+    packed.write_bytes(gzip.compress(data_csv.read_bytes()))
+    plain = run("predict", str(model_dir), str(data_csv))
+    assert plain.returncode == 0, plain.stderr
+    from_gzip = run("predict", str(model_dir), str(packed))
+    assert from_gzip.returncode == 0, from_gzip.stderr
+    assert from_gzip.stdout == plain.stdout
+    written = run("predict", str(model_dir), str(packed), "-o", str(tmp_path / "out.csv.gz"))
+    assert written.returncode == 0, written.stderr
+    assert gzip.decompress((tmp_path / "out.csv.gz").read_bytes()).decode() == plain.stdout
+
+
+# --- --label-separator: label sets in label columns, for every command ----------------
+
+
+@pytest.fixture(scope="module")
+def label_sets_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    texts, labels = make_corpus(10, seed=5)
+    other = {"sport": "business", "business": "tech", "tech": "sport"}
+    path = tmp_path_factory.mktemp("sets") / "tagged.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "topics"])
+        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+            writer.writerow([text, f"{label}|{other[label]}" if i % 3 == 0 else label])
+    return path
+
+
+def test_label_issues_takes_the_label_separator_and_refuses_label_sets(
+    label_sets_csv: Path,
+) -> None:
+    result = run("label-issues", str(label_sets_csv), "--label-separator", "|")
+    assert result.returncode == 1
+    assert "holds label sets (--label-separator '|')" in result.stderr
+    assert "checks single labels only" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_label_sets_read_without_a_separator_get_a_one_line_warning(
+    model_dir: Path, label_sets_csv: Path, tmp_path: Path
+) -> None:
+    result = run("evaluate", str(model_dir), str(label_sets_csv), "-o", str(tmp_path / "ev"))
+    lines = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("topicbert evaluate: warning: The label column 'topics'")
+    assert "separated by '|'" in lines[0] and "--label-separator '|'" in lines[0]
+
+
+# --- defaults from one place ------------------------------------------------------------
+
+
+def test_random_state_defaults_come_from_one_constant() -> None:
+    from topicbert._commands._arguments import DEFAULT_RANDOM_STATE
+
+    assert DEFAULT_RANDOM_STATE == 42  # the documented split of the main job
+    assert parse("train", "d.csv").random_state == DEFAULT_RANDOM_STATE
+    assert parse("explain", "m", "a text").random_state == DEFAULT_RANDOM_STATE
+    assert parse("label-issues", "d.csv").random_state == DEFAULT_RANDOM_STATE
+    for command in ("train", "explain", "label-issues"):
+        text = " ".join(run(command, "--help").stdout.split())
+        assert f"(default: {DEFAULT_RANDOM_STATE})" in text.split("--random-state")[-1], command
+
+
+def test_help_states_every_default_it_names() -> None:
+    from topicbert import BertTopicClassifier
+
+    defaults = BertTopicClassifier().get_params()
+    text = " ".join(run("train", "--help").stdout.split())
+    for option, key in (("--epochs", "epochs"), ("--batch-size", "batch_size")):
+        assert f"(default: {defaults[key]})" in text.split(option)[-1].split(" --")[0], option
+
+
+# --- evaluate notices texts the model was trained on ----------------------------------
+
+
+def test_evaluate_warns_when_texts_were_in_the_training_set(
+    fitted: BertTopicClassifier,
+    corpus: tuple[list[str], list[str]],
+    held_out: tuple[list[str], list[str]],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from topicbert._commands import evaluate
+    from topicbert._fingerprints import text_hashes
+    from topicbert.cli import main
+
+    texts, labels = corpus
+    monkeypatch.setattr(fitted, "training_text_hashes_", text_hashes(texts), raising=False)
+    monkeypatch.setattr(evaluate, "load_model", lambda path: fitted)
+    mixed = tmp_path / "mixed.csv"
+    new_texts, new_labels = held_out
+    with mixed.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["category", "text"])
+        writer.writerows(zip(labels[:7] + new_labels, texts[:7] + new_texts, strict=True))
+    assert main(["evaluate", str(model_dir), str(mixed), "-o", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    total = 7 + len(new_texts)
+    assert (
+        f"topicbert evaluate: warning: 7 of {total} texts were in the model's training set" in err
+    )
+
+    unseen = tmp_path / "unseen.csv"
+    with unseen.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["category", "text"])
+        writer.writerows(zip(new_labels, new_texts, strict=True))
+    assert main(["evaluate", str(model_dir), str(unseen), "-o", str(tmp_path / "b")]) == 0
+    assert "training set" not in capsys.readouterr().err
+
+
+@pytest.mark.skip(reason="needs the model format to save training-texts.npy")
+def test_evaluate_warns_about_training_texts_after_save_and_load(
+    fitted: BertTopicClassifier,
+    corpus: tuple[list[str], list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicbert._fingerprints import text_hashes
+
+    texts, labels = corpus
+    monkeypatch.setattr(fitted, "training_text_hashes_", text_hashes(texts), raising=False)
+    saved = fitted.save(tmp_path / "model")
+    assert (saved / "training-texts.npy").is_file()
+    seen = tmp_path / "seen.csv"
+    with seen.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["category", "text"])
+        writer.writerows(zip(labels[:10], texts[:10], strict=True))
+    result = run("evaluate", str(saved), str(seen), "-o", str(tmp_path / "ev"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: 10 of 10 texts were in the model's training set" in result.stderr

@@ -245,3 +245,52 @@ def test_describe_dataset_counts_and_lengths(tiny_bert: Path, tmp_path: Path) ->
 def test_describe_dataset_needs_text_and_label() -> None:
     with pytest.raises(ValueError, match="'label' column"):
         describe_dataset(pd.DataFrame({"text": ["x"]}))
+
+
+def test_reads_gzip_compressed_csv_like_plain(tmp_path: Path) -> None:
+    content = "category,text\nsport,one\nbusiness,two\n"
+    plain = tmp_path / "news.csv"
+    plain.write_text(content, encoding="utf-8")
+    packed = tmp_path / "news.csv.gz"
+    packed.write_bytes(gzip.compress(content.encode("utf-8")))
+    pd.testing.assert_frame_equal(read_labeled_csv(packed), read_labeled_csv(plain))
+
+
+def test_label_sets_read_as_single_labels_give_a_warning_naming_the_separator(
+    tmp_path: Path,
+) -> None:
+    import warnings
+
+    path = tmp_path / "tags.csv"
+    rows = ["grain|wheat", "grain", "corn|grain", "earn", "acq", "wheat", "earn", "acq"]
+    path.write_text(
+        "text,topics\n" + "".join(f"text {i},{row}\n" for i, row in enumerate(rows)),
+        encoding="utf-8",
+    )
+    with pytest.warns(UserWarning, match=r"sets of labels separated by '\|'.*label_separator='\|'"):
+        read_labeled_csv(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_labeled_csv(path, label_separator="|")["label"][0] == ("grain", "wheat")
+    with pytest.warns(UserWarning, match="separated by '|'"):
+        read_labeled_csv(REUTERS_CSV)
+
+
+def test_single_labels_with_separator_characters_give_no_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from topicbert.datasets import guess_label_separator
+
+    path = tmp_path / "odd.csv"
+    path.write_text(
+        'text,category\none,"Arts, Culture"\ntwo,Sport\nthree,"Arts, Culture"\n'
+        'four,"Science; Tech"\nfive,Sport\n',
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_labeled_csv(path)
+        read_labeled_csv(BBC_CSV)
+    assert guess_label_separator(["a;b", "a", "b;c", "c"]) == (";", 2, "a;b")
+    assert guess_label_separator(["x|y"] + ["z"] * 99) is None  # one value: no set
+    assert guess_label_separator([None, "", "a"]) is None

@@ -1,10 +1,13 @@
 """The ``topicbert`` command line: train, evaluate, predict, explain, serve, export, label-issues.
 
-``topicbert train DATA.csv`` reads a labelled CSV file, removes duplicate texts,
-holds out a stratified test split, fine-tunes a model on the rest, prints
-held-out accuracy, macro-F1 and a per-class report, and saves the model with
-the report (HTML and JSON) when ``--out`` is given. Exit codes: 0 on success,
-2 on bad usage, 1 on any other error (one line on standard error).
+``topicbert train DATA.csv`` reads a labelled CSV file (``.csv`` or
+``.csv.gz``), removes duplicate texts, holds out a stratified test split,
+fine-tunes a model on the rest, prints held-out accuracy, macro-F1 and a
+per-class report, and saves the model with the report (HTML and JSON) and the
+held-out texts when ``--output`` is given. Every command names what it writes
+with ``--output``/``-o``. Exit codes: 0 on success, 2 on bad usage, 1 on any
+other error (one line on standard error); warnings are one line on standard
+error too.
 
 Each command lives in its own module under ``topicbert._commands``.
 """
@@ -12,9 +15,12 @@ Each command lives in its own module under ``topicbert._commands``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
-from typing import Any
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
 __all__ = ["main"]
 
@@ -53,11 +59,45 @@ def _add_unavailable(commands: Any, name: str, error: ImportError) -> None:
     unavailable.set_defaults(handler=fail)
 
 
+@contextlib.contextmanager
+def _one_line_warnings(command: str) -> Iterator[None]:
+    """Show topicbert's own warnings as ``topicbert COMMAND: warning: ...`` lines."""
+    package = Path(__file__).resolve().parent
+    original = warnings.showwarning
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
+        try:
+            ours = Path(filename).resolve().is_relative_to(package)
+        except (OSError, ValueError):
+            ours = False
+        if not ours:
+            original(message, category, filename, lineno, file, line)
+            return
+        print(f"topicbert {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 success, 1 error, 2 bad usage)."""
+    from topicbert._commands._arguments import UsageError
+
     args = build_parser().parse_args(argv)
     try:
-        args.handler(args)
+        with _one_line_warnings(args.command):
+            args.handler(args)
+    except UsageError as exc:
+        print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "describe_dataset",
     "detect_column",
     "drop_duplicate_texts",
+    "guess_label_separator",
     "is_multilabel_frame",
     "load_bbc",
     "read_labeled_csv",
@@ -57,6 +59,9 @@ TEXT_COLUMNS = ("text", "content", "article", "body", "document", "sentence")
 """Column names :func:`read_labeled_csv` recognises as holding the texts, by preference."""
 LABEL_COLUMNS = ("category", "label", "topic", "class", "labels", "topics", "target")
 """Column names :func:`read_labeled_csv` recognises as holding the labels, by preference."""
+LIKELY_LABEL_SEPARATORS = ("|", ";", ",")
+"""Separators :func:`read_labeled_csv` looks for in a label column read without one."""
+_LABEL_LIKE = re.compile(r"\w[\w .&'+/-]{0,49}")
 
 
 def detect_column(
@@ -112,14 +117,17 @@ def read_labeled_csv(
     Parameters
     ----------
     path : str or path-like
-        The CSV file (UTF-8).
+        The CSV file (UTF-8), plain or compressed as its name says
+        (``.csv.gz``, ``.csv.bz2``, ``.csv.zip``, ...).
     text_column, label_column : str, optional
         The columns holding the texts and the labels; detected when omitted.
     label_separator : str, optional
         Multi-label files: the separator between a text's labels (such as
         ``"|"`` in ``grain|wheat|trade``). Each ``label`` is then a tuple of
         labels in file order (an empty tuple for an empty cell), which
-        ``BertTopicClassifier.fit`` reads as label sets.
+        ``BertTopicClassifier.fit`` reads as label sets. Without it, a label
+        column whose values look like label sets (such as ``grain|wheat``
+        beside ``grain``) gives a ``UserWarning`` that names the separator.
 
     Returns
     -------
@@ -161,8 +169,77 @@ def read_labeled_csv(
             return tuple(dict.fromkeys(part.strip() for part in parts if part.strip()))
 
         labels = labels.map(split_labels)
+    else:
+        guess = guess_label_separator(labels)
+        if guess is not None:
+            separator, rows, example = guess
+            warnings.warn(
+                f"The label column {label!r} of {str(path)!r} looks like it holds sets of "
+                f"labels separated by {separator!r} ({rows} of {labels.notna().sum()} rows, "
+                f"such as {example!r}), but no label separator was given, so each value is "
+                f"read as one label. Pass label_separator={separator!r} (on the command line: "
+                f"--label-separator {separator!r}) to read label sets.",
+                UserWarning,
+                stacklevel=2,
+            )
     result: pd.DataFrame = pd.DataFrame({"text": frame[text], "label": labels})
     return result
+
+
+def guess_label_separator(
+    labels: pd.Series | list[Any], *, min_share: float = 0.05
+) -> tuple[str, int, str] | None:
+    """The separator a column of labels seems to join label sets with, if any.
+
+    A separator is taken for one when at least ``min_share`` of the values
+    (and two distinct ones) split at it into two or more label-like parts
+    (short runs of words), and some part turns up in more than one distinct
+    value, as ``grain`` does in ``grain|wheat`` and ``grain|corn``. A single
+    label that happens to hold a comma, such as ``Arts, Culture``, is not
+    taken for a set.
+
+    Parameters
+    ----------
+    labels : pandas.Series or list
+        The label column as read (missing values are skipped).
+    min_share : float, default=0.05
+        The share of values that must split.
+
+    Returns
+    -------
+    guess : tuple of (str, int, str) or None
+        The separator (one of :data:`LIKELY_LABEL_SEPARATORS`), how many
+        values it splits and one of them, or ``None`` when the values look
+        like single labels.
+    """
+    values = [value for value in labels if isinstance(value, str) and value.strip()]
+    if not values:
+        return None
+    distinct = set(values)
+    best: tuple[str, int, str] | None = None
+    for separator in LIKELY_LABEL_SEPARATORS:
+        split: dict[str, list[str]] = {}
+        for value in distinct:
+            if separator not in value:
+                continue
+            parts = [part.strip() for part in value.split(separator)]
+            if len(parts) >= 2 and all(_LABEL_LIKE.fullmatch(part) for part in parts):
+                split[value] = parts
+        if len(split) < 2:
+            continue
+        rows = sum(value in split for value in values)
+        if rows < min_share * len(values):
+            continue
+        seen_in: dict[str, set[str]] = {}
+        for value in distinct:
+            for part in split.get(value, [value.strip()]):
+                seen_in.setdefault(part, set()).add(value)
+        if not any(len(owners) > 1 for owners in seen_in.values()):
+            continue
+        if best is None or rows > best[1]:
+            example = next(value for value in values if value in split)
+            best = (separator, rows, example)
+    return best
 
 
 def is_multilabel_frame(data: pd.DataFrame) -> bool:

@@ -1,9 +1,103 @@
-"""Argument types and arguments that several commands share."""
+"""Argument types, arguments and defaults that several commands share.
+
+Every command spells the same thing the same way: ``--output``/``-o`` for
+what it writes, ``--label-separator`` for label sets in label columns (read
+and written), ``--random-state`` with :data:`DEFAULT_RANDOM_STATE`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+DEFAULT_RANDOM_STATE = 42
+"""The seed every command uses unless ``--random-state`` says otherwise (train's split too)."""
+DEFAULT_WRITTEN_LABEL_SEPARATOR = "|"
+"""How label sets are joined in a CSV column when no ``--label-separator`` is given."""
+
+
+class UsageError(Exception):
+    """Arguments that parse but do not fit together; the command line exits with 2."""
+
+
+def warn(args: argparse.Namespace, message: str) -> None:
+    """Print ``topicbert COMMAND: warning: MESSAGE`` on standard error."""
+    print(f"topicbert {args.command}: warning: {message}", file=sys.stderr, flush=True)
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: stores like the new one and says it is deprecated."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, new: str, **kwargs: Any):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(
+            f"{parser.prog}: warning: {option_string} is deprecated and will be removed in a "
+            f"future version; use {self.new} instead",
+            file=sys.stderr,
+            flush=True,
+        )
+        setattr(namespace, self.dest, values)
+
+
+def add_output(
+    parser: argparse.ArgumentParser,
+    *,
+    metavar: str,
+    help: str,
+    default: Path | None = None,
+    deprecated: tuple[str, ...] = (),
+) -> None:
+    """``--output``/``-o``: what a command writes; old spellings stay as hidden aliases."""
+    if deprecated:
+        help = f"{help} (formerly {', '.join(deprecated)}, deprecated)"
+    parser.add_argument("-o", "--output", type=Path, metavar=metavar, default=default, help=help)
+    for old in deprecated:
+        parser.add_argument(
+            old,
+            dest="output",
+            type=Path,
+            metavar=metavar,
+            action=_DeprecatedAlias,
+            new="--output (-o)",
+            default=argparse.SUPPRESS,
+            help=argparse.SUPPRESS,
+        )
+
+
+def add_random_state(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--random-state``, defaulting to :data:`DEFAULT_RANDOM_STATE`."""
+    parser.add_argument(
+        "--random-state",
+        type=int,
+        default=DEFAULT_RANDOM_STATE,
+        metavar="SEED",
+        help=f"seed of {what} (default: %(default)s)",
+    )
+
+
+def add_label_separator(parser: argparse.ArgumentParser, *, help: str | None = None) -> None:
+    """``--label-separator``: label columns hold sets of labels separated by SEP."""
+    parser.add_argument(
+        "--label-separator",
+        metavar="SEP",
+        help=help
+        or (
+            "label columns hold sets of labels separated by SEP, e.g. '|' in 'grain|wheat' "
+            "(multi-label); files are read and written with it"
+        ),
+    )
 
 
 def positive_int(text: str) -> int:
@@ -76,6 +170,22 @@ def threshold(text: str) -> float | str:
         ) from None
 
 
+def add_data(parser: argparse.ArgumentParser) -> None:
+    """The labelled CSV file a command reads (plain or gzip-compressed)."""
+    parser.add_argument(
+        "data", type=Path, metavar="DATA.csv", help="labelled CSV file (.csv or .csv.gz)"
+    )
+
+
+def open_text(path: str | Path, mode: str = "r") -> Any:
+    """Open a text file for reading (``"r"``) or writing (``"w"``); gzip when named ``*.gz``."""
+    import gzip
+
+    if str(path).endswith(".gz"):
+        return gzip.open(path, mode + "t", encoding="utf-8", newline="")
+    return open(path, mode, encoding="utf-8", newline="")
+
+
 def add_model(parser: argparse.ArgumentParser) -> None:
     """The saved model a command reads."""
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")
@@ -89,8 +199,4 @@ def add_columns(
     if labels:
         parser.add_argument("--label-column", help="column holding the labels (default: detected)")
     if labels and label_separator:
-        parser.add_argument(
-            "--label-separator",
-            metavar="SEP",
-            help="the label column holds sets of labels separated by SEP, e.g. '|' (multi-label)",
-        )
+        add_label_separator(parser)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from topicbert._commands._arguments import add_model, positive_int
+from topicbert._commands._arguments import add_model, add_output, add_random_state, positive_int
 
 
 def add_parser(commands: Any) -> None:
@@ -14,15 +13,37 @@ def add_parser(commands: Any) -> None:
     explain = commands.add_parser(
         "explain",
         help="explain one prediction of a saved model",
-        description="Print the words that drove the prediction for TEXT; optionally as HTML.",
+        description=(
+            "Print the words that drove the prediction for TEXT; with --output, also write "
+            "them as an HTML page."
+        ),
     )
     add_model(explain)
     explain.add_argument("text", help="the text to explain")
-    explain.add_argument("--html", type=Path, metavar="OUT.html", help="write an HTML page")
-    explain.add_argument("--method", default="lime", help="lime, occlusion or a plug-in name")
-    explain.add_argument("--num-features", type=positive_int, default=10)
-    explain.add_argument("--num-samples", type=positive_int, default=1000)
-    explain.add_argument("--random-state", type=int, default=0)
+    add_output(
+        explain,
+        metavar="OUT.html",
+        help="write the explanation as an HTML page",
+        deprecated=("--html",),
+    )
+    explain.add_argument(
+        "--method",
+        default="lime",
+        help="lime, occlusion or a plug-in name (default: %(default)s)",
+    )
+    explain.add_argument(
+        "--num-features",
+        type=positive_int,
+        default=10,
+        help="words shown (default: %(default)s)",
+    )
+    explain.add_argument(
+        "--num-samples",
+        type=positive_int,
+        default=1000,
+        help="perturbed texts LIME scores (default: %(default)s)",
+    )
+    add_random_state(explain, "the explainer's perturbations")
 
     explain.set_defaults(handler=run)
 
@@ -46,6 +67,6 @@ def run(args: argparse.Namespace) -> None:
     print(f"words ({explanation.method}):")
     for word, weight in explanation.as_list():
         print(f"  {word:<20} {weight:+.4f}")
-    if args.html is not None:
-        args.html.write_text(explanation.as_html(), encoding="utf-8")
-        print(f"written to {args.html}")
+    if args.output is not None:
+        args.output.write_text(explanation.as_html(), encoding="utf-8")
+        print(f"written to {args.output}")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from topicbert._commands._arguments import add_columns, positive_int
+from topicbert._commands._arguments import (
+    add_columns,
+    add_data,
+    add_output,
+    add_random_state,
+    positive_int,
+)
+from topicbert._validation import DEFAULT_MAX_LENGTH
 
 
 def add_parser(commands: Any) -> None:
@@ -15,19 +21,32 @@ def add_parser(commands: Any) -> None:
         "label-issues",
         help="list texts whose label is likely wrong, and duplicates labelled differently",
         description=(
-            "Fit a frozen-backbone model in --cv folds of DATA.csv, flag the texts whose "
-            "given label is unlikely out of fold (confident learning, cleanlab), and list "
-            "nearly identical texts that carry different labels. Needs "
+            "Fit a frozen-backbone model in --cv folds of DATA.csv (plain or .csv.gz), flag "
+            "the texts whose given label is unlikely out of fold (confident learning, "
+            "cleanlab), and list nearly identical texts that carry different labels. Checks "
+            "single labels: a file of label sets (--label-separator) is refused. Needs "
             "pip install 'topicbert[quality]'."
         ),
     )
-    issues.add_argument("data", type=Path, metavar="DATA.csv", help="labelled CSV file")
-    add_columns(issues, label_separator=False)
+    add_data(issues)
+    add_columns(issues)
     issues.add_argument("--backbone", help="backbone (default: the estimator's)")
-    issues.add_argument("--max-length", type=positive_int, default=256, help="tokens per text")
-    issues.add_argument("--cv", type=positive_int, default=5, help="folds (%(default)s)")
-    issues.add_argument("--top", type=positive_int, default=20, help="rows shown (%(default)s)")
-    issues.add_argument("--output", type=Path, help="write every flagged text to this CSV file")
+    issues.add_argument(
+        "--max-length",
+        type=positive_int,
+        default=DEFAULT_MAX_LENGTH,
+        help="tokens per text (default: %(default)s)",
+    )
+    issues.add_argument("--cv", type=positive_int, default=5, help="folds (default: %(default)s)")
+    issues.add_argument(
+        "--top", type=positive_int, default=20, help="rows shown (default: %(default)s)"
+    )
+    add_random_state(issues, "the fold assignment")
+    add_output(
+        issues,
+        metavar="FILE",
+        help="write every flagged text to this CSV file (.csv or .csv.gz)",
+    )
     issues.set_defaults(handler=run)
 
 
@@ -36,17 +55,31 @@ def run(args: argparse.Namespace) -> None:
     import pandas as pd
 
     from topicbert import BertTopicClassifier
-    from topicbert.datasets import read_labeled_csv
+    from topicbert.datasets import is_multilabel_frame, read_labeled_csv
     from topicbert.quality import find_duplicate_conflicts, find_label_issues
 
     data = read_labeled_csv(
-        args.data, text_column=args.text_column, label_column=args.label_column
+        args.data,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        label_separator=args.label_separator,
     ).dropna()
-    params: dict[str, Any] = {"freeze_backbone": True, "max_length": args.max_length}
+    if is_multilabel_frame(data):
+        raise ValueError(
+            f"{args.data} holds label sets (--label-separator {args.label_separator!r}); "
+            "label-issues checks single labels only"
+        )
+    params: dict[str, Any] = {
+        "freeze_backbone": True,
+        "max_length": args.max_length,
+        "random_state": args.random_state,
+    }
     if args.backbone:
         params["backbone"] = args.backbone
     texts, labels = data["text"].tolist(), data["label"].tolist()
-    issues = find_label_issues(BertTopicClassifier(**params), texts, labels, cv=args.cv)
+    issues = find_label_issues(
+        BertTopicClassifier(**params), texts, labels, cv=args.cv, random_state=args.random_state
+    )
     issues["index"] = data.index[issues["index"].to_numpy()]
     print(f"{len(issues)} of {len(data)} texts have a label that looks wrong; most suspect first:")
     with pd.option_context("display.width", 160, "display.max_colwidth", 60):

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
-from topicbert._commands._arguments import add_min_confidence, add_model
+from topicbert._commands._arguments import (
+    DEFAULT_WRITTEN_LABEL_SEPARATOR,
+    add_label_separator,
+    add_min_confidence,
+    add_model,
+    add_output,
+    open_text,
+)
 
 
 def add_parser(commands: Any) -> None:
@@ -17,22 +23,28 @@ def add_parser(commands: Any) -> None:
         "predict",
         help="label texts with a saved model",
         description=(
-            "Read texts from FILE (a CSV file with a text column, or plain text with one text "
-            "per line) or from standard input ('-'), and write each text's label and class "
-            "probabilities as CSV or JSON lines."
+            "Read texts from FILE (a CSV file with a text column, .csv or .csv.gz, or plain "
+            "text with one text per line, gzip-compressed when named *.gz) or from standard "
+            "input ('-'), and write each text's label and class probabilities as CSV or JSON "
+            "lines (gzip-compressed when --output is named *.gz)."
         ),
     )
     add_model(predict)
     predict.add_argument("input", nargs="?", default="-", metavar="FILE", help="input ('-': stdin)")
     predict.add_argument("--text-column", help="CSV column holding the texts (default: detected)")
-    predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format")
-    predict.add_argument("--output", type=Path, help="output file (default: standard output)")
-
     predict.add_argument(
-        "--label-separator",
-        default="|",
-        metavar="SEP",
-        help="multi-label models: the separator between labels in CSV output (%(default)s)",
+        "--format",
+        choices=["csv", "jsonl"],
+        default="csv",
+        help="output format (default: %(default)s)",
+    )
+    add_output(predict, metavar="FILE", help="output file (default: standard output)")
+    add_label_separator(
+        predict,
+        help=(
+            "multi-label models: the label column written holds sets of labels separated by "
+            f"SEP (default: {DEFAULT_WRITTEN_LABEL_SEPARATOR!r})"
+        ),
     )
     add_min_confidence(
         predict, "its label is then empty in CSV, null in JSON (default: the model's setting)"
@@ -72,14 +84,15 @@ def run(args: argparse.Namespace) -> None:
     if args.min_confidence is not None:
         model.set_params(min_confidence=args.min_confidence)
     classes = [str(c) for c in model.classes_]
-    is_csv = args.input.endswith(".csv") or args.text_column is not None
+    is_csv = args.input.endswith((".csv", ".csv.gz")) or args.text_column is not None
+    separator = args.label_separator or DEFAULT_WRITTEN_LABEL_SEPARATOR
     with contextlib.ExitStack() as files:
         source: TextIO = sys.stdin
         if args.input != "-":
-            source = files.enter_context(open(args.input, encoding="utf-8", newline=""))
+            source = files.enter_context(open_text(args.input))
         sink: TextIO = sys.stdout
         if args.output is not None:
-            sink = files.enter_context(open(args.output, "w", encoding="utf-8", newline=""))
+            sink = files.enter_context(open_text(args.output, "w"))
         writer = csv.writer(sink, lineterminator="\n")
         multilabel = model.target_kind_ != "single"
         if args.format == "csv":
@@ -87,14 +100,14 @@ def run(args: argparse.Namespace) -> None:
         name = "standard input" if args.input == "-" else repr(args.input)
         texts = read_texts(source, is_csv, args.text_column, name)
         for proba in model.iter_predict_proba(texts):
-            decided = model._decide(proba)
+            decided = model.decision_rule.decide(proba)
             if multilabel:
                 decided = label_lists(decided, model.classes_)
             for row, prediction in zip(proba, decided, strict=True):
                 labels = [str(label) for label in prediction] if multilabel else []
                 label = None if prediction is None else str(prediction)  # None: abstained
                 if args.format == "csv":
-                    cell = args.label_separator.join(labels) if multilabel else label or ""
+                    cell = separator.join(labels) if multilabel else label or ""
                     writer.writerow([cell, *(repr(float(p)) for p in row)])
                 else:
                     probabilities = dict(zip(classes, map(float, row), strict=True))

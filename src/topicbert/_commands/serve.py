@@ -21,26 +21,29 @@ def add_parser(commands: Any) -> None:
         "serve",
         help="serve a saved model: web page and JSON API",
         description=(
-            "Serve MODEL_DIR (saved by 'topicbert train --out' or BertTopicClassifier.save, or "
+            "Serve MODEL_DIR (saved by 'topicbert train --output' or BertTopicClassifier.save, or "
             "an ONNX export from 'topicbert export') on waitress: GET / (a form), "
             "POST /api/predict, POST /api/explain, GET /healthz, GET /readyz. Stops "
             "gracefully on SIGTERM or Ctrl-C."
         ),
     )
     add_model(serve)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
-    serve.add_argument("--port", type=int, default=8000, help="port (%(default)s)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
     serve.add_argument(
         "--threads",
         type=positive_int,
         default=16,
-        help="requests handled at once; keep it at least the number of clients (%(default)s)",
+        help="requests handled at once; keep it at least the number of clients "
+        "(default: %(default)s)",
     )
     serve.add_argument(
         "--max-texts",
         type=positive_int,
         default=DEFAULT_MAX_TEXTS,
-        help="texts per API request (%(default)s)",
+        help="texts per API request (default: %(default)s)",
     )
     add_min_confidence(serve, "requests may set their own (default: the model's)")
     batching = serve.add_argument_group(
@@ -53,16 +56,19 @@ def add_parser(commands: Any) -> None:
         "--batch-wait-ms",
         type=non_negative_float,
         default=0.0,
-        help="how long a request waits for others to join its batch (%(default)s)",
+        help="how long a request waits for others to join its batch (default: %(default)s)",
     )
     batching.add_argument(
-        "--max-batch-texts", type=positive_int, default=64, help="texts per batch (%(default)s)"
+        "--max-batch-texts",
+        type=positive_int,
+        default=64,
+        help="texts per batch (default: %(default)s)",
     )
     batching.add_argument(
         "--max-queue-texts",
         type=positive_int,
         default=1024,
-        help="texts waiting before requests get 503 with Retry-After (%(default)s)",
+        help="texts waiting before requests get 503 with Retry-After (default: %(default)s)",
     )
     serve.set_defaults(handler=run)
 

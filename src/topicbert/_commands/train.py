@@ -7,8 +7,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from topicbert._commands._arguments import add_columns, positive_int, share, threshold
+from topicbert._commands._arguments import (
+    DEFAULT_WRITTEN_LABEL_SEPARATOR,
+    add_columns,
+    add_data,
+    add_output,
+    add_random_state,
+    positive_int,
+    share,
+    threshold,
+)
 from topicbert._validation import HEAD_INITS, LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
+
+TEST_FILE_NAME = "test.csv.gz"
+"""The held-out texts' file in the ``--output`` directory unless ``--test-output`` is given."""
 
 
 def add_parser(commands: Any) -> None:
@@ -20,22 +32,47 @@ def add_parser(commands: Any) -> None:
         "train",
         help="fine-tune on a labelled CSV file and report held-out accuracy",
         description=(
-            "Read DATA (a CSV with a text and a label column), drop duplicate texts, hold out "
-            "a stratified test split, fine-tune on the rest and print held-out accuracy, "
-            "macro-F1 and a per-class report."
+            "Read DATA.csv (a CSV file, plain or .csv.gz, with a text and a label column), "
+            "drop duplicate texts, hold out a stratified test split, fine-tune on the rest and "
+            "print held-out accuracy, macro-F1 and a per-class report. With --output, save "
+            "the model, the held-out report (report.html, report.json) and the held-out texts "
+            f"({TEST_FILE_NAME}, which 'topicbert evaluate' and 'topicbert predict' read) in "
+            "that directory."
         ),
     )
-    train.add_argument("data", type=Path, metavar="DATA.csv", help="labelled CSV file")
-    train.add_argument("--out", type=Path, help="directory to save the fitted model in")
+    add_data(train)
+    add_output(
+        train,
+        metavar="DIR",
+        help="directory to save the fitted model, its held-out report and held-out texts in",
+        deprecated=("--out",),
+    )
+    train.add_argument(
+        "--test-output",
+        type=Path,
+        metavar="FILE",
+        help=(
+            "where to write the held-out texts and labels as CSV (.csv or .csv.gz) "
+            f"(default: {TEST_FILE_NAME} in the --output directory; none without --output)"
+        ),
+    )
     add_columns(train)
     train.add_argument(
         "--backbone",
         default=defaults["backbone"],
         help="registered name, local directory or model id (default: %(default)s)",
     )
-    train.add_argument("--pooling", choices=POOLINGS, default=defaults["pooling"])
     train.add_argument(
-        "--max-length", type=positive_int, default=defaults["max_length"], help="tokens per text"
+        "--pooling",
+        choices=POOLINGS,
+        default=defaults["pooling"],
+        help="how token vectors become one text vector (default: %(default)s)",
+    )
+    train.add_argument(
+        "--max-length",
+        type=positive_int,
+        default=defaults["max_length"],
+        help="tokens per text (default: %(default)s)",
     )
     train.add_argument(
         "--long-text",
@@ -60,9 +97,24 @@ def add_parser(commands: Any) -> None:
         default=defaults["precision"],
         help="autocast precision (default: %(default)s)",
     )
-    train.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"])
-    train.add_argument("--epochs", type=positive_int, default=defaults["epochs"])
-    train.add_argument("--learning-rate", type=float, default=defaults["learning_rate"])
+    train.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=defaults["batch_size"],
+        help="texts per batch (default: %(default)s)",
+    )
+    train.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=defaults["epochs"],
+        help="passes over the training texts (default: %(default)s)",
+    )
+    train.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults["learning_rate"],
+        help="peak learning rate of AdamW (default: %(default)s)",
+    )
     train.add_argument(
         "--early-stopping",
         action="store_true",
@@ -80,13 +132,18 @@ def add_parser(commands: Any) -> None:
         type=int,
         choices=(0, 1),
         default=defaults["min_labels"],
-        help="multi-label: 1 gives every text at least its most probable label (default: 0)",
+        help="multi-label: 1 gives every text at least its most probable label "
+        "(default: %(default)s)",
     )
     train.add_argument(
         "--test-size", type=share, default=0.2, help="held-out share (default: %(default)s)"
     )
-    train.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    train.add_argument("--random-state", type=int, default=42)
+    train.add_argument(
+        "--device",
+        default=defaults["device"],
+        help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)",
+    )
+    add_random_state(train, "the held-out split and of training")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     train.add_argument(
         "--track",
@@ -178,8 +235,36 @@ def run(args: argparse.Namespace) -> None:
     print(f"held-out macro-F1: {report.macro_avg['f1-score']:.4f}")
     if callbacks:
         print(f"MLflow run: {callbacks[0].run_id} (experiment {args.track!r})")
-    if args.out is not None:
-        directory = clf.save(args.out)
+    test_output = args.test_output
+    if args.output is not None:
+        directory = clf.save(args.output)
         report.save(directory / "report.json")
         report.save(directory / "report.html")
         print(f"model and held-out report (report.html, report.json) saved to {directory}")
+        if test_output is None:
+            test_output = directory / TEST_FILE_NAME
+    if test_output is not None:
+        write_held_out(test, test_output, args.label_separator)
+        label_option = (
+            "" if args.label_separator is None else f" --label-separator {args.label_separator!r}"
+        )
+        model = args.output if args.output is not None else "MODEL_DIR"
+        print(
+            f"{len(test)} held-out texts written to {test_output}; score the model on them "
+            f"with: topicbert evaluate {model} {test_output}{label_option}"
+        )
+
+
+def write_held_out(test: Any, path: Path, label_separator: str | None) -> None:
+    """Write held-out texts as a ``label,text`` CSV file (gzip when named ``*.gz``).
+
+    Label sets are joined with ``label_separator``, so that ``topicbert evaluate
+    --label-separator SEP`` reads them back as they were.
+    """
+    labels = test["label"]
+    if label_separator is not None or any(isinstance(value, tuple) for value in labels):
+        separator = label_separator or DEFAULT_WRITTEN_LABEL_SEPARATOR
+        labels = labels.map(lambda value: separator.join(map(str, value)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = test.assign(label=labels)[["label", "text"]]
+    frame.to_csv(path, index=False)
