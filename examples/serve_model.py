@@ -4,7 +4,7 @@
     python examples/serve_model.py MODEL_DIR --check    # start, ask once over HTTP, stop
 
 ``MODEL_DIR`` is a directory written by ``BertTopicClassifier.save`` (or by
-``topicbert train --out``). The page at ``/`` takes a text in a form; the
+``topicbert train --output``). The page at ``/`` takes a text in a form; the
 JSON API is ``POST /api/predict`` with ``{"texts": [...]}``.
 """
 

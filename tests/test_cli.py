@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from topicbert import BertTopicClassifier
+from topicbert import BertTopicClassifier, TextCleaner
 from topicbert.datasets import read_labeled_csv
 
 from .conftest import make_corpus
@@ -453,7 +453,6 @@ def test_evaluate_warns_when_texts_were_in_the_training_set(
     assert "training set" not in capsys.readouterr().err
 
 
-@pytest.mark.skip(reason="needs the model format to save training-texts.npy")
 def test_evaluate_warns_about_training_texts_after_save_and_load(
     fitted: BertTopicClassifier,
     corpus: tuple[list[str], list[str]],
@@ -474,3 +473,28 @@ def test_evaluate_warns_about_training_texts_after_save_and_load(
     result = run("evaluate", str(saved), str(seen), "-o", str(tmp_path / "ev"))
     assert result.returncode == 0, result.stderr
     assert "warning: 10 of 10 texts were in the model's training set" in result.stderr
+
+
+def test_train_clean_keeps_the_cleaning_in_the_saved_model(
+    tiny_bert: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "cleaning"
+    result = run(
+        "train",
+        str(data_csv),
+        "--backbone",
+        str(tiny_bert),
+        "--freeze-backbone",
+        "--max-length",
+        "64",
+        "--device",
+        "cpu",
+        "--clean",
+        "-o",
+        str(out),
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = BertTopicClassifier.load(out)
+    assert isinstance(loaded.cleaner, TextCleaner)
+    assert loaded.cleaner.get_params() == {**TextCleaner().get_params(), "stopwords": None}

@@ -58,6 +58,12 @@ def add_parser(commands: Any) -> None:
     )
     add_columns(train)
     train.add_argument(
+        "--clean",
+        action="store_true",
+        help="clean every text with TextCleaner's defaults (HTML, Unicode, whitespace) in "
+        "training and, as part of the saved model, in every prediction",
+    )
+    train.add_argument(
         "--backbone",
         default=defaults["backbone"],
         help="registered name, local directory or model id (default: %(default)s)",
@@ -170,7 +176,7 @@ def describe_labels(data: Any) -> str:
 
 def run(args: argparse.Namespace) -> None:
     """Train, print the held-out report and save the model with it."""
-    from topicbert import BertTopicClassifier, ClassificationReport
+    from topicbert import BertTopicClassifier, ClassificationReport, TextCleaner
     from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
     data = read_labeled_csv(
@@ -202,6 +208,7 @@ def run(args: argparse.Namespace) -> None:
             )
         )
     clf = BertTopicClassifier(
+        cleaner=TextCleaner() if args.clean else None,
         backbone=args.backbone,
         pooling=args.pooling,
         max_length=args.max_length,
