@@ -169,7 +169,10 @@ def test_load_bbc_over_http_from_a_local_server(tmp_path: Path) -> None:
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/bbc-fulltext.zip"
-        data = load_bbc(cache_dir=tmp_path / "cache", url=url)
+        with pytest.warns(UserWarning, match="over plain HTTP without a checksum"):
+            data = load_bbc(cache_dir=tmp_path / "cache", url=url)
+        digest = hashlib.sha256((tmp_path / "bbc-fulltext.zip").read_bytes()).hexdigest()
+        load_bbc(cache_dir=tmp_path / "pinned", url=url, sha256=digest)  # no warning
     finally:
         server.shutdown()
         server.server_close()
@@ -198,7 +201,12 @@ def test_load_bbc_notices_a_corrupted_cache(tmp_path: Path) -> None:
 def test_load_bbc_without_network_says_what_to_do(tmp_path: Path) -> None:
     # nothing listens on the discard port of the loopback address
     with pytest.raises(ConnectionError, match=r"pass load_bbc\(path=\.\.\.\)"):
-        load_bbc(cache_dir=tmp_path, url="http://127.0.0.1:9/bbc-fulltext.zip", timeout=5)
+        load_bbc(
+            cache_dir=tmp_path,
+            url="http://127.0.0.1:9/bbc-fulltext.zip",
+            sha256="0" * 64,
+            timeout=5,
+        )
 
 
 def test_load_bbc_checks_the_default_corpus_counts(

@@ -397,7 +397,10 @@ def load_bbc(
     Integrity: a download is checked against ``sha256`` when given; its digest
     is stored beside the cached copy and checked on every later read, so a
     corrupted cache is noticed; a corpus from the default ``url`` must have the
-    published 2,225 articles with 510/386/417/511/401 per topic.
+    published 2,225 articles with 510/386/417/511/401 per topic. The corpus's
+    publisher serves it over plain HTTP only and publishes no checksum, so a
+    download over ``http://`` without ``sha256`` warns (``UserWarning``): pin
+    the digest of a copy you trust, or pass ``path``.
 
     Parameters
     ----------
@@ -440,6 +443,16 @@ def load_bbc(
             )
         return read_labeled_csv(cached)
 
+    if sha256 is None and url.lower().startswith("http://"):
+        warnings.warn(
+            f"Downloading {url} over plain HTTP without a checksum: what arrives cannot be "
+            "told from a tampered copy (only the articles per topic are checked for the "
+            "default address, which has no HTTPS form). Pass sha256=... to check the "
+            "download, or use a local copy with load_bbc(path=...); a clone of topicbert "
+            "has one in data/bbc-news.csv.gz.",
+            UserWarning,
+            stacklevel=2,
+        )
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             content: bytes = response.read()
