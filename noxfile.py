@@ -1,4 +1,5 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``compare``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``compare``,
+``bench_smoke``."""
 
 from __future__ import annotations
 
@@ -52,3 +53,10 @@ def compare(session: nox.Session) -> None:
     """The BBC single-split comparison (about 100 minutes on a 2-core CPU); not run by default."""
     install(session, "test")
     session.run("python", "benchmarks/compare.py", *session.posargs)
+
+
+@nox.session
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark script on a tiny input (``--smoke``), as the tests run them (minutes)."""
+    install(session, "test")
+    session.run("python", "-m", "pytest", "tests/test_benchmarks.py", *session.posargs)

@@ -40,10 +40,21 @@ def machine() -> dict[str, Any]:
     return info
 
 
-def write(name: str, figures: dict[str, Any]) -> Path:
-    """Keep a run's raw figures as ``results/NAME-DATE.json``, with the machine."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}-{datetime.date.today().isoformat()}.json"
+def write(name: str, figures: dict[str, Any], directory: Path | str | None = None) -> Path:
+    """Keep a run's raw figures as ``NAME-DATE.json``, with the machine.
+
+    Parameters
+    ----------
+    name : str
+        The file's stem, before the date.
+    figures : dict
+        The run's figures, written after this machine's record (``machine``).
+    directory : path-like, optional
+        Where the file goes; ``benchmarks/results/`` by default.
+    """
+    folder = RESULTS if directory is None else Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}-{datetime.date.today().isoformat()}.json"
     path.write_text(json.dumps({"machine": machine(), **figures}, indent=2) + "\n")
     print(f"raw figures: {path}")
     return path

@@ -11,27 +11,31 @@ download nltk's corpus) and the same steps: lower-case, HTML tags,
 punctuation, stopwords; the run checks that both give the same words.
 
     python benchmarks/bench_cleaning.py [--subset 100]
+    python benchmarks/bench_cleaning.py --smoke  # a trial run on a tiny input
 
 The per-word approach takes minutes on the whole corpus, so the head-to-head
 comparison runs on the first ``--subset`` articles; TextCleaner is also timed on
-all of them.
+all of them. Raw figures go to ``benchmarks/results/cleaning-speed-DATE.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import string
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from topicbert import TextCleaner
-from topicbert.datasets import read_labeled_csv
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
+from benchmarks._common import BBC, load_corpus, parse, parser
+from benchmarks._results import write
+from topicbert import TextCleaner
+
+DATA = BBC
 
 
 def tutorial_clean(texts: list[str]) -> list[str]:
@@ -58,15 +62,16 @@ def best_of(repeats: int, function, *args):
     return best, result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subset", type=int, default=100)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__, backbone=False)
+    options.add_argument("--subset", type=int, help="articles of the head-to-head (100; 5 smoke)")
+    args = parse(options, argv)
+    size = args.subset or (5 if args.smoke else 100)
 
     import nltk
 
-    texts = read_labeled_csv(DATA)["text"].tolist()
-    subset = texts[: args.subset]
+    texts = load_corpus("bbc", DATA, deduplicate=False, limit=args.limit)["text"].tolist()
+    subset = texts[:size]
     with tempfile.TemporaryDirectory() as nltk_data:
         corpus = Path(nltk_data) / "corpora" / "stopwords"
         corpus.mkdir(parents=True)
@@ -100,6 +105,22 @@ def main() -> None:
         f"{theirs_subset * len(texts) / len(subset):.0f} s (estimate, not measured)"
     )
     print(f"identical word sequences: {same}/{len(subset)}")
+    figures = {
+        "texts": len(texts),
+        "subset": len(subset),
+        "subset_words": words,
+        "seconds": {
+            "tutorial_subset": theirs_subset,
+            "textcleaner_same_steps_subset": ours_subset,
+            "textcleaner_same_steps_all": ours_all,
+            "textcleaner_every_step_all": every_all,
+            "textcleaner_defaults_all": default_all,
+        },
+        "speed_up_same_texts": theirs_subset / ours_subset,
+        "tutorial_all_extrapolated_seconds": theirs_subset * len(texts) / len(subset),
+        "identical_word_sequences": same,
+    }
+    write("cleaning-speed", figures, args.results_dir)
 
 
 if __name__ == "__main__":

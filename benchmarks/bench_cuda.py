@@ -24,12 +24,11 @@ A one-epoch fit on 64 texts runs first, so that no row pays for starting CUDA.
     python benchmarks/bench_cuda.py [--backbone DIR] [--json build/bench-cuda.json]
 
 ``--device cpu`` runs the same steps on the CPU, to try the script on a small
-``--data`` file where there is no GPU.
+``--data`` file (or with ``--smoke --backbone DIR``) where there is no GPU.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pickle
@@ -45,11 +44,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import BBC, bert_params, label_scores, load_split, parse, parser
 from benchmarks._results import write
-from benchmarks.compare import DATA, label_scores, load_split
 from topicbert import BertTopicClassifier
 from topicbert._backbones import resolve_backbone
 
+DATA = BBC
 RELOAD_ON_CPU = """
 import pickle, sys, numpy as np, torch
 from topicbert import BertTopicClassifier
@@ -70,11 +70,11 @@ def synchronize() -> None:
 
 
 def fit_on(
-    device: str, split: dict[str, Any], backbone: str, **params: Any
+    device: str, split: dict[str, Any], args: Any, **params: Any
 ) -> tuple[Any, dict[str, Any]]:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    model = BertTopicClassifier(backbone=backbone, device=device, random_state=0, **params)
+    model = BertTopicClassifier(device=device, random_state=0, **bert_params(args, params))
     started = time.perf_counter()
     model.fit(*split["train"])
     synchronize()
@@ -101,7 +101,7 @@ def throughput(predict: Any, texts: list[str]) -> float:
 
 
 def pipeline_throughput(
-    device: str, backbone: str, split: dict[str, Any], dtype: torch.dtype
+    device: str, backbone: str, split: dict[str, Any], dtype: torch.dtype, max_length: int = 256
 ) -> float:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -114,7 +114,9 @@ def pipeline_throughput(
         device=device,
     )
     return throughput(
-        lambda batch: classify(batch, truncation=True, max_length=256, batch_size=32, top_k=None),
+        lambda batch: classify(
+            batch, truncation=True, max_length=max_length, batch_size=32, top_k=None
+        ),
         split["all"][0],
     )
 
@@ -138,19 +140,31 @@ def reload_on_cpu(model: Any, texts: list[str]) -> dict[str, Any]:
     return result
 
 
-def bert_base_sized(backbone_dir: str, directory: Path) -> str:
-    """Save a randomly initialised bert-base-sized BERT with the backbone's tokenizer."""
+def bert_base_sized(backbone_dir: str, directory: Path, smoke: bool = False) -> str:
+    """Save a randomly initialised bert-base-sized BERT with the backbone's tokenizer.
+
+    A ``--smoke`` run saves a tiny one (2 layers of width 32) instead.
+    """
     from transformers import AutoTokenizer, BertConfig, BertModel
 
     tokenizer = AutoTokenizer.from_pretrained(backbone_dir)
     config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512)
+    if smoke:
+        config = BertConfig(
+            vocab_size=tokenizer.vocab_size,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=37,
+            max_position_embeddings=512,
+        )
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
 
 
 def precision_speed(
-    device: str, split: dict[str, Any], encoders: dict[str, str]
+    device: str, split: dict[str, Any], encoders: dict[str, str], args: Any
 ) -> dict[str, dict[str, float]]:
     """Seconds for one training epoch on 320 texts and predict_proba texts/s, per precision."""
     texts, labels = split["train"][0][:320], split["train"][1][:320]
@@ -160,14 +174,10 @@ def precision_speed(
             for precision in ("fp32", "bf16", "fp16"):
                 if precision == "fp16" and device != "cuda":
                     continue
-                model = BertTopicClassifier(
-                    backbone=directory,
-                    device=device,
-                    precision=precision,
-                    max_length=max_length,
-                    epochs=1,
-                    random_state=0,
-                ).fit(texts, labels)
+                params = {"precision": precision, "max_length": max_length, "epochs": 1}
+                params = {**bert_params(args, params), "backbone": directory}
+                model = BertTopicClassifier(device=device, random_state=0, **params)
+                model.fit(texts, labels)
                 name = f"{encoder}-{max_length}-{precision}"
                 rows[name] = {
                     "epoch_seconds": model.history_[0]["seconds"],
@@ -177,36 +187,42 @@ def precision_speed(
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--backbone", default="all-MiniLM-L6-v2")
-    parser.add_argument("--json", type=Path, default=Path("build/bench-cuda.json"))
-    parser.add_argument("--device", default="cuda")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("--data", type=Path, default=DATA)
+    options.add_argument(
+        "--json",
+        type=Path,
+        help="also write the figures here (default build/bench-cuda.json; none with --smoke)",
+    )
+    options.add_argument("--device", default="cuda")
+    args = parse(options, argv)
+    if args.json is None and not args.smoke:
+        args.json = Path("build/bench-cuda.json")
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("No CUDA device: this benchmark needs one (or --device cpu).")
-    split = load_split(args.data)
+    split = load_split(args.data, args.limit)
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "none"
     results: dict[str, Any] = {"gpu": gpu, "torch": torch.__version__}
     print(f"BBC on {args.device} ({gpu}), torch {torch.__version__}", flush=True)
-    warm_up = BertTopicClassifier(backbone=args.backbone, device=args.device, epochs=1)
+    warm_up = BertTopicClassifier(device=args.device, **bert_params(args, {"epochs": 1}))
     warm_up.fit(split["train"][0][:64], split["train"][1][:64]).predict(split["val"][0][:64])
     models = {}
     for precision in ("auto", "fp16", "fp32"):
         if precision == "fp16" and args.device != "cuda":
             continue
         name = f"finetune-{'bf16' if precision == 'auto' else precision}"
-        models[name], results[name] = fit_on(args.device, split, args.backbone, precision=precision)
+        models[name], results[name] = fit_on(args.device, split, args, precision=precision)
         print(name, results[name], flush=True)
     frozen = {"freeze_backbone": True, "long_text": "chunks"}
-    _, results["frozen-chunks"] = fit_on(args.device, split, args.backbone, **frozen)
+    _, results["frozen-chunks"] = fit_on(args.device, split, args, **frozen)
     print("frozen-chunks", results["frozen-chunks"], flush=True)
     results["reload-on-cpu"] = reload_on_cpu(models["finetune-bf16"], split["test"][0])
     print("reload-on-cpu", results["reload-on-cpu"], flush=True)
     directory = str(resolve_backbone(args.backbone).name_or_path)  # type: ignore[attr-defined]
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        docs = pipeline_throughput(args.device, directory, split, dtype)
+        max_length = bert_params(args, {"max_length": 256})["max_length"]
+        docs = pipeline_throughput(args.device, directory, split, dtype, max_length)
         results[f"transformers-pipeline-{name}"] = {"docs_per_second": docs}
         print(f"transformers-pipeline-{name}: {docs:.0f} texts/s", flush=True)
     ours = results["finetune-bf16"]["docs_per_second"]
@@ -215,12 +231,14 @@ def main() -> None:
         results[f"predict_proba bf16 / pipeline {name}"] = ratio
         print(f"predict_proba (bf16) / pipeline ({name}): {ratio:.1f}x")
     with tempfile.TemporaryDirectory() as tmp:
-        encoders = {"backbone": directory, "bert-base-sized": bert_base_sized(directory, Path(tmp))}
-        results["precision"] = precision_speed(args.device, split, encoders)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
-    print(f"Written to {args.json}")
-    write("bench-cuda", results)
+        base_sized = bert_base_sized(directory, Path(tmp), args.smoke)
+        encoders = {"backbone": directory, "bert-base-sized": base_sized}
+        results["precision"] = precision_speed(args.device, split, encoders, args)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"Written to {args.json}")
+    write("bench-cuda", results, args.results_dir)
 
 
 if __name__ == "__main__":

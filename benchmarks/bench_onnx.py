@@ -19,6 +19,7 @@ without AVX-512; onnxruntime has no
 such switch, so its rows stay those of this CPU and say so.
 
     python benchmarks/bench_onnx.py [--model MODEL_DIR] [--isa native|avx2]
+    python benchmarks/bench_onnx.py --smoke --backbone DIR  # a trial run on a tiny input
 
 Without ``--model`` a frozen-backbone MiniLM model (``max_length=256``) is
 fitted on the training split first (a few minutes). Raw figures go to
@@ -27,7 +28,6 @@ fitted on the training split first (a few minutes). Raw figures go to
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -42,9 +42,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import BBC, bert_params, load_split, parse, parser
 from benchmarks._results import machine, write
-from benchmarks.compare import DATA
-from benchmarks.compare import load_split as load_compare_split
 
 RUNTIMES = ("torch-fp32", "torch-bf16", "onnx-fp32", "onnx-int8", "pipeline-fp32")
 TORCH_AVX2 = {
@@ -54,11 +53,6 @@ TORCH_AVX2 = {
 }
 
 
-def load_split() -> dict[str, tuple[list[str], list[str]]]:
-    """The split every BBC benchmark uses (``benchmarks/compare.py``)."""
-    return load_compare_split(DATA)
-
-
 def resident_mib() -> float:
     import psutil
 
@@ -66,9 +60,9 @@ def resident_mib() -> float:
 
 
 # ------------------------------------------------------------------ workers
-def worker(runtime: str, model_dir: str, onnx_dir: str, out: str) -> None:
+def worker(runtime: str, model_dir: str, onnx_dir: str, out: str, limit: int | None) -> None:
     """Load one runtime, warm it up, time predict_proba on the test split, save the rows."""
-    split = load_split()
+    split = load_split(BBC, limit)
     texts = split["test"][0]
     warm_up = split["val"][0][:32]
     started = time.perf_counter()
@@ -164,27 +158,28 @@ def installed_mib(names: set[str]) -> float:
 
 
 # --------------------------------------------------------------------- main
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, help="a saved model (default: fit a frozen one)")
-    parser.add_argument("--isa", choices=["native", "avx2"], default="native")
-    parser.add_argument("--runtimes", default=",".join(RUNTIMES))
-    parser.add_argument("--worker", nargs=4, metavar=("RUNTIME", "MODEL", "ONNX", "OUT"))
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("--model", type=Path, help="a saved model (default: fit a frozen one)")
+    options.add_argument("--isa", choices=["native", "avx2"], default="native")
+    options.add_argument("--runtimes", default=",".join(RUNTIMES))
+    options.add_argument("--worker", nargs=4, metavar=("RUNTIME", "MODEL", "ONNX", "OUT"))
+    args = parse(options, argv)
     if args.worker:
-        worker(*args.worker)
+        worker(*args.worker, limit=args.limit)
         return
 
     from topicbert import BertTopicClassifier
 
-    split = load_split()
+    split = load_split(BBC, args.limit)
     labels = np.asarray(split["test"][1])
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = args.model
         fit_seconds = None
         if model_dir is None:
             started = time.perf_counter()
-            clf = BertTopicClassifier(freeze_backbone=True, max_length=256, random_state=0)
+            params = bert_params(args, {"freeze_backbone": True, "max_length": 256})
+            clf = BertTopicClassifier(random_state=0, **params)
             clf.fit(*split["train"])
             fit_seconds = time.perf_counter() - started
             model_dir = clf.save(Path(tmp) / "model")
@@ -208,16 +203,12 @@ def main() -> None:
             env = dict(os.environ)
             if args.isa == "avx2" and not runtime.startswith("onnx"):
                 env.update(TORCH_AVX2)
+            command = [sys.executable, __file__, "--worker", runtime, str(model_dir)]
+            command += [str(onnx_dir), str(out)]
+            if args.limit is not None:
+                command += ["--limit", str(args.limit)]
             done = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--worker",
-                    runtime,
-                    str(model_dir),
-                    str(onnx_dir),
-                    str(out),
-                ],
+                command,
                 env=env,
                 capture_output=True,
                 text=True,
@@ -274,6 +265,7 @@ def main() -> None:
             "install_mib": sizes,
             "machine_of_parent": machine(),
         },
+        args.results_dir,
     )
 
 

@@ -13,12 +13,12 @@ Raw figures go to ``benchmarks/results/serving-DATE.json``.
 ``--export int8`` (or ``fp32``) serves the model's ONNX export instead.
 Without MODEL_DIR, a MiniLM model is fine-tuned for one epoch on 100 BBC
 articles at 128 tokens first (under a minute), as only the serving path is
-measured.
+measured. ``--smoke --backbone DIR`` tries the script on a tiny input (a few
+requests, 1 and 2 clients unless ``--requests`` and ``--clients`` say otherwise).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import socket
@@ -36,11 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import BBC, bert_params, load_corpus, parse, parser
 from benchmarks._results import write
 from topicbert import BertTopicClassifier
-from topicbert.datasets import read_labeled_csv
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
+DATA = BBC
 
 
 def post(url: str, payload: dict) -> tuple[int, float]:
@@ -139,28 +139,31 @@ def offline_texts_per_s(model: Path, texts: list[str], repeats: int = 3) -> floa
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", nargs="?", type=Path)
-    parser.add_argument("--requests", type=int, default=400)
-    parser.add_argument("--clients", default="1,8,32")
-    parser.add_argument("--batch-wait-ms", type=float, default=0.0)
-    parser.add_argument("--modes", default="off,on", help="batching off, on, or both")
-    parser.add_argument(
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("model", nargs="?", type=Path)
+    options.add_argument("--requests", type=int, help="requests per test (400; 8 with --smoke)")
+    options.add_argument("--clients", help="numbers of clients (1,8,32; 1,2 with --smoke)")
+    options.add_argument("--batch-wait-ms", type=float, default=0.0)
+    options.add_argument("--modes", default="off,on", help="batching off, on, or both")
+    options.add_argument(
         "--export",
         choices=["fp32", "int8"],
         help="serve the model's ONNX export (this quantisation) instead of the model",
     )
-    args = parser.parse_args()
-    clients = [int(c) for c in args.clients.split(",")]
+    args = parse(options, argv)
+    if args.requests is None:
+        args.requests = 8 if args.smoke else 400
+    clients = [int(c) for c in (args.clients or ("1,2" if args.smoke else "1,8,32")).split(",")]
 
-    data = read_labeled_csv(DATA)
+    data = load_corpus("bbc", DATA, deduplicate=False, limit=args.limit)
     texts = data["text"].tolist()
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
             subset = data.groupby("label").head(20)
-            clf = BertTopicClassifier(max_length=128, epochs=1, random_state=0)
+            params = bert_params(args, {"max_length": 128, "epochs": 1})
+            clf = BertTopicClassifier(random_state=0, **params)
             clf.fit(subset["text"].tolist(), subset["label"].tolist())
             model = clf.save(Path(tmp) / "model")
         if args.export:
@@ -180,8 +183,10 @@ def main() -> None:
 
     print(f"model: {model}")
     for row in rows:
-        if row["batching"]:
-            before = next(r for r in rows if not r["batching"] and r["clients"] == row["clients"])
+        before = next(
+            (r for r in rows if not r["batching"] and r["clients"] == row["clients"]), None
+        )
+        if row["batching"] and before is not None:
             speed_up = row["requests_per_s"] / before["requests_per_s"]
             print(
                 f"{row['clients']:>3} clients: batching {speed_up:.2f}x "
@@ -196,6 +201,7 @@ def main() -> None:
             "offline_texts_per_s": offline,
             "runs": rows,
         },
+        args.results_dir,
     )
     if any(row["errors"] for row in rows):
         sys.exit(1)

@@ -8,11 +8,13 @@ grow with the corpus. For contrast, the first size is also run with plain
 ``predict_proba`` on a list holding every text.
 
     python benchmarks/bench_streaming.py MODEL_DIR [--sizes 10000 100000] [--max-length 64]
+    python benchmarks/bench_streaming.py MODEL_DIR --smoke  # a trial run: 200 and 400 texts
+
+Raw figures go to ``benchmarks/results/streaming-DATE.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import resource
 import subprocess
@@ -22,20 +24,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import BBC, load_corpus, parse, parser
 from benchmarks._results import write
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
+DATA = BBC
 
 
 def child(model_dir: str, size: int, max_length: int, mode: str) -> None:
     import itertools
 
     from topicbert import BertTopicClassifier
-    from topicbert.datasets import read_labeled_csv
 
     clf = BertTopicClassifier.load(model_dir, device="cpu")
     clf.set_params(max_length=max_length, batch_size=32)
-    articles = read_labeled_csv(DATA)["text"].tolist()
+    articles = load_corpus("bbc", DATA, deduplicate=False)["text"].tolist()
     copies = itertools.islice(itertools.cycle(articles), size)
     stream = (f"{i}. {article}" for i, article in enumerate(copies))
     clf.predict_proba([f"warm-up {i}" for i in range(64)])
@@ -51,12 +53,23 @@ def child(model_dir: str, size: int, max_length: int, mode: str) -> None:
     print(json.dumps({"texts": counted, "seconds": seconds, "peak_mib": peak_mib}))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="a saved model directory")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--max-length", type=int, default=64)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__, backbone=False, limit=False)
+    options.add_argument("model", nargs="?", help="a saved model directory")
+    options.add_argument(
+        "--sizes", type=int, nargs="+", help="texts per run (10000 100000; 200 400 with --smoke)"
+    )
+    options.add_argument("--max-length", type=int, default=64)
+    options.add_argument("--child", nargs=4, metavar=("MODEL", "SIZE", "MAX_LENGTH", "MODE"))
+    args = parse(options, argv)
+    if args.child:
+        model_dir, size, max_length, mode = args.child
+        child(model_dir, int(size), int(max_length), mode)
+        return
+    if args.model is None:
+        options.error("the model directory is missing")
+    if args.sizes is None:
+        args.sizes = [200, 400] if args.smoke else [10_000, 100_000]
 
     runs = [("stream", size) for size in args.sizes] + [("list", args.sizes[0])]
     rows = []
@@ -83,11 +96,9 @@ def main() -> None:
             f"{row['texts'] / row['seconds']:>10.0f}{row['peak_mib']:>10.0f}"
         )
 
-    write("streaming", {"model": args.model, "max_length": args.max_length, "runs": rows})
+    figures = {"model": args.model, "max_length": args.max_length, "runs": rows}
+    write("streaming", figures, args.results_dir)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
-    else:
-        main()
+    main()

@@ -13,24 +13,27 @@ test part (reported, never used to choose):
 
     python benchmarks/cleaning_effect.py            # TF-IDF and MiniLM
     python benchmarks/cleaning_effect.py --no-bert  # TF-IDF only (seconds)
+    python benchmarks/cleaning_effect.py --smoke --backbone DIR  # a trial run, tiny input
+
+Raw figures go to ``benchmarks/results/cleaning-effect-DATE.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score
-from sklearn.pipeline import make_pipeline
-from sklearn.svm import LinearSVC
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import BBC, bbc_frames, bert_params, parse, parser, tfidf_svc
+from benchmarks._results import write
 from topicbert import BertTopicClassifier, TextCleaner
-from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
+DATA = BBC
 SETTINGS = {
     "none": None,
     "tutorial": TextCleaner(
@@ -40,24 +43,20 @@ SETTINGS = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-bert", action="store_true", help="skip the fine-tuning runs")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("--no-bert", action="store_true", help="skip the fine-tuning runs")
+    options.add_argument("--epochs", type=int, default=2)
+    options.add_argument("--max-length", type=int, default=128)
+    options.add_argument("--json", type=Path, help="also write the results here")
+    args = parse(options, argv)
 
-    data = drop_duplicate_texts(read_labeled_csv(DATA))
-    train, val, test = train_val_test_split(data, random_state=42)
-    models = {
-        "TF-IDF (1-2 grams) + LinearSVC": lambda: make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC()
-        ),
-    }
+    _, train, val, test = bbc_frames(DATA, args.limit)
+    models = {"TF-IDF (1-2 grams) + LinearSVC": tfidf_svc}
     if not args.no_bert:
+        params = bert_params(args, {"max_length": args.max_length, "epochs": args.epochs})
         models[f"MiniLM fine-tuned ({args.epochs} epochs, {args.max_length} tokens)"] = lambda: (
-            BertTopicClassifier(max_length=args.max_length, epochs=args.epochs, random_state=0)
+            BertTopicClassifier(random_state=0, **params)
         )
     results = []
     for model_name, make_model in models.items():
@@ -92,6 +91,8 @@ def main() -> None:
         )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    figures = {"train": len(train), "val": len(val), "test": len(test), "rows": results}
+    write("cleaning-effect", figures, args.results_dir)
 
 
 if __name__ == "__main__":

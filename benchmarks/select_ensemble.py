@@ -14,12 +14,17 @@ took from this table, and why, is recorded beside ``VOTING`` in
     python benchmarks/select_ensemble.py                          # every member
     python benchmarks/select_ensemble.py --members finetune       # compute one member
     python benchmarks/select_ensemble.py --members none           # score saved members
+    python benchmarks/select_ensemble.py --smoke --backbone DIR   # a trial run, tiny input
+
+Raw figures (every candidate's scores) go to
+``benchmarks/results/select-ensemble-DATE.json``.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -27,8 +32,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from compare import DATA, load_split, seeded_folds, tfidf_calibrated_svc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import (
+    BBC,
+    bert_params,
+    load_split,
+    parse,
+    parser,
+    seeded_folds,
+    tfidf_calibrated_svc,
+)
+from benchmarks._results import write
+
+DATA = BBC
 OOF_DIR = Path("build/oof")
 
 
@@ -42,11 +60,17 @@ def tfidf_logreg() -> Any:
     )
 
 
+RUN: dict[str, Any] = {}  # the run's options, set by main()
+
+
 def bert(**params: Any) -> Callable[[], Any]:
     def make() -> Any:
         from topicbert import BertTopicClassifier
 
-        return BertTopicClassifier(**{"random_state": 0, **params})
+        made = {"random_state": 0, **params}
+        if "options" in RUN:  # the run's backbone; tiny settings in a --smoke run
+            made = bert_params(RUN["options"], made)
+        return BertTopicClassifier(**made)
 
     return make
 
@@ -63,18 +87,18 @@ MEMBERS: dict[str, Callable[[], Any]] = {
 }
 
 
-def out_of_fold(name: str, texts: list[str], labels: list[str]) -> np.ndarray:
+def out_of_fold(name: str, texts: list[str], labels: list[str], oof_dir: Path) -> np.ndarray:
     """Out-of-fold probabilities of one member (columns in sorted label order)."""
     from sklearn.model_selection import cross_val_predict
 
-    path = OOF_DIR / f"{name}.npy"
+    path = oof_dir / f"{name}.npy"
     if path.exists():
         return np.load(path)
     started = time.perf_counter()
     proba = cross_val_predict(
         MEMBERS[name](), texts, labels, cv=seeded_folds(), method="predict_proba", verbose=1
     )
-    OOF_DIR.mkdir(parents=True, exist_ok=True)
+    oof_dir.mkdir(parents=True, exist_ok=True)
     np.save(path, proba)
     print(f"{name}: out-of-fold probabilities in {time.perf_counter() - started:.0f} s")
     return proba
@@ -97,19 +121,30 @@ def stacked(probas: list[np.ndarray], y: np.ndarray) -> np.ndarray:
     return np.asarray(proba)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--members", nargs="*", default=list(MEMBERS))
-    args = parser.parse_args()
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("--data", type=Path, default=DATA)
+    options.add_argument("--members", nargs="*", default=list(MEMBERS))
+    options.add_argument(
+        "--oof-dir",
+        type=Path,
+        help=f"where out-of-fold probabilities are kept ({OOF_DIR}; with --smoke, a temporary "
+        "folder: a trial run neither reuses nor leaves any)",
+    )
+    args = parse(options, argv)
+    scratch = tempfile.TemporaryDirectory() if args.smoke and args.oof_dir is None else None
+    oof_dir = Path(scratch.name) if scratch else args.oof_dir or OOF_DIR
+    RUN["options"] = args
     warnings.filterwarnings("ignore")
-    texts, labels = load_split(args.data)["train"]
+    texts, labels = load_split(args.data, args.limit)["train"]
     classes, y = np.unique(labels, return_inverse=True)
     saved = {
-        name: out_of_fold(name, texts, labels)
+        name: out_of_fold(name, texts, labels, oof_dir)
         for name in MEMBERS
-        if name in args.members or (OOF_DIR / f"{name}.npy").exists()
+        if name in args.members or (oof_dir / f"{name}.npy").exists()
     }
+    if scratch is not None:
+        scratch.cleanup()
     rows: list[tuple[float, float, str]] = []
     for name, proba in saved.items():
         rows.append((*score(proba, y), name))
@@ -130,6 +165,15 @@ def main() -> None:
     for accuracy, loss, name in rows:
         if name in saved:
             print(f"{accuracy:8.4f} {loss:8.4f}  {name}")
+    figures = {
+        "train_texts": len(texts),
+        "members": list(saved),
+        "candidates": [
+            {"candidate": name, "accuracy": accuracy, "log_loss": loss}
+            for accuracy, loss, name in rows
+        ],
+    }
+    write("select-ensemble", figures, args.results_dir)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ reference. Raw JSON under ``benchmarks/results/``.
     python benchmarks/select_multilabel.py                 # every candidate
     python benchmarks/select_multilabel.py probe base-rate # some of them
     python benchmarks/select_multilabel.py probe --resume FILE  # re-run one, keep the others
+    python benchmarks/select_multilabel.py --smoke --backbone DIR  # a trial run, tiny input
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,9 +25,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._common import (
+    REUTERS,
+    bert_params,
+    multilabel_system,
+    parse,
+    parser,
+    reuters_frames,
+    tfidf_multilabel,
+)
 from benchmarks._results import write
-from benchmarks.multilabel import DATA, bert_system, tfidf_systems
-from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+from topicbert.datasets import train_val_test_split
 
 CANDIDATES: dict[str, dict[str, Any]] = {
     "frozen": {"freeze_backbone": True},
@@ -37,36 +45,35 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(CANDIDATES), help=", ".join(CANDIDATES))
-    parser.add_argument(
+def main(argv: list[str] | None = None) -> None:
+    options = parser(__doc__)
+    options.add_argument("names", nargs="*", default=list(CANDIDATES), help=", ".join(CANDIDATES))
+    options.add_argument(
         "--resume", type=Path, help="a JSON file of this script: keep its other candidates"
     )
-    args = parser.parse_args()
+    args = parse(options, argv)
     unknown = sorted(set(args.names) - set(CANDIDATES))
     if unknown:
-        parser.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
+        options.error(f"unknown candidates {unknown}; choose from {list(CANDIDATES)}")
 
-    data = drop_duplicate_texts(read_labeled_csv(DATA, label_separator="|"))
-    train, _, _ = train_val_test_split(data, val_size=0.0, test_size=0.2, random_state=42)
+    _, train, _, classes = reuters_frames(REUTERS, args.limit)
     fit, _, valid = train_val_test_split(train, val_size=0.0, test_size=0.2, random_state=0)
-    classes = sorted({label for labels in data["label"] for label in labels})
     print(f"Reuters: fitting on {len(fit)} wires, validating on {len(valid)}", flush=True)
     results: dict[str, Any] = {"n_fit": len(fit), "n_valid": len(valid)}
     if args.resume is not None:
         results = {**json.loads(args.resume.read_text()), **results}
         results.pop("machine", None)
-    results["tfidf"] = tfidf_systems(fit, valid, classes)["tfidf"]
+    results["tfidf"] = tfidf_multilabel(fit, valid, classes)["tfidf"]
     for name in args.names:
-        results[name] = bert_system(fit, valid, classes, **CANDIDATES[name])
+        params = bert_params(args, CANDIDATES[name])
+        results[name] = multilabel_system(fit, valid, classes, **params)
         r = results[name]
         print(
             f"{name:<16} micro-F1 {r['micro_f1']:.4f} macro-F1 {r['macro_f1']:.4f} "
             f"subset {r['subset_accuracy']:.4f} fit {r['fit_seconds']:.0f} s",
             flush=True,
         )
-        write("select-multilabel-reuters", results)
+        write("select-multilabel-reuters", results, args.results_dir)
     r = results["tfidf"]
     print(f"{'tfidf':<16} micro-F1 {r['micro_f1']:.4f} macro-F1 {r['macro_f1']:.4f}")
 
