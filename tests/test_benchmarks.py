@@ -115,6 +115,12 @@ SMOKE_RUNS = [
         id="repeated_cv-reuters",
     ),
     pytest.param(
+        "main_job.py",
+        ["--backbone", "{backbone}", "--precisions", "fp32"],
+        "main-job",
+        id="main_job",
+    ),
+    pytest.param(
         "select_defaults.py", ["--backbone", "{backbone}"], "select-defaults", id="select_defaults"
     ),
     pytest.param(
