@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         name = f"finetune-{'bf16' if precision == 'auto' else precision}"
         models[name], results[name] = fit_on(args.device, split, args, precision=precision)
         print(name, results[name], flush=True)
-    frozen = {"freeze_backbone": True, "long_text": "chunks"}
+    frozen = {"training": "head", "long_text": "chunks"}
     _, results["frozen-chunks"] = fit_on(args.device, split, args, **frozen)
     print("frozen-chunks", results["frozen-chunks"], flush=True)
     results["reload-on-cpu"] = reload_on_cpu(models["finetune-bf16"], split["test"][0])

@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
         fit_seconds = None
         if model_dir is None:
             started = time.perf_counter()
-            params = bert_params(args, {"freeze_backbone": True, "max_length": 256})
+            params = bert_params(args, {"training": "head", "max_length": 256})
             clf = BertTopicClassifier(random_state=0, **params)
             clf.fit(*split["train"])
             fit_seconds = time.perf_counter() - started

@@ -7,7 +7,7 @@ this measures, each in a fresh process so that its peak memory is its own:
 2. ``BertTopicClassifier`` fine-tuned with its defaults (validation accuracy
    after every epoch is printed too), and with other ``max_length``,
    ``long_text`` and ``attention_dropout`` settings;
-3. ``BertTopicClassifier(freeze_backbone=True)`` with each ``long_text``
+3. ``BertTopicClassifier(training="head")`` with each ``long_text``
    strategy, ``max_length`` and precision;
 4. the same backbone through ``transformers.pipeline("text-classification")``
    for inference, and the reference tutorial's training configuration (pad
@@ -95,7 +95,7 @@ FINETUNE_VARIANTS: dict[str, dict[str, Any]] = {
 VOTING: dict[str, tuple[dict[str, Any], list[float] | None]] = {
     "voting-finetune+tfidf": ({"attention_dropout": None}, None),
     "voting-frozen-512+tfidf": (
-        {"freeze_backbone": True, "max_length": 512, "precision": "bf16"},
+        {"training": "head", "max_length": 512, "precision": "bf16"},
         [0.3, 0.7],
     ),
 }
@@ -142,9 +142,7 @@ def run_frozen(
 
     from topicbert import BertTopicClassifier
 
-    model = BertTopicClassifier(
-        freeze_backbone=True, random_state=0, **bert_params(options, params)
-    )
+    model = BertTopicClassifier(training="head", random_state=0, **bert_params(options, params))
     result = timed_fit(model, split)
     result["params"] = params
     result["C"] = model.history_[0]["C"]
@@ -220,7 +218,7 @@ def run_pipeline(split: dict[str, Any], options: argparse.Namespace, **_: Any) -
     # ours on the same encoder weights and max_length: a head fitted on 50 texts is enough
     for precision in ("fp32", "bf16"):
         ours = BertTopicClassifier(
-            freeze_backbone=True,
+            training="head",
             random_state=0,
             **bert_params(options, {"precision": precision}),
         )

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     _, train, _, test = bbc_frames(BBC, args.limit)
     fit_seconds = None
     if args.model is None:
-        params = bert_params(args, {"freeze_backbone": True, "max_length": 128})
+        params = bert_params(args, {"training": "head", "max_length": 128})
         clf = BertTopicClassifier(random_state=0, **params)
         started = time.perf_counter()
         clf.fit(train["text"].tolist(), train["label"].tolist())

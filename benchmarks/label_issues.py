@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     from cleanlab.filter import find_label_issues as cleanlab_find
 
     args = parse(parser(__doc__), argv)
-    params = bert_params(args, {"freeze_backbone": True, "max_length": 256})
+    params = bert_params(args, {"training": "head", "max_length": 256})
 
     def model() -> BertTopicClassifier:
         return BertTopicClassifier(random_state=0, **params)

@@ -67,10 +67,10 @@ BASELINE = "tfidf"
 BACKBONES = {"minilm": "all-MiniLM-L6-v2", "mpnet": str(MPNET)}
 # BertTopicClassifier parameters of each system (besides the backbone)
 BERT_SYSTEMS: dict[str, dict[str, Any]] = {
-    "frozen-minilm": {"freeze_backbone": True},
-    "frozen-minilm-chunks": {"freeze_backbone": True, "long_text": "chunks"},
-    "frozen-mpnet": {"freeze_backbone": True},
-    "frozen-mpnet-chunks": {"freeze_backbone": True, "long_text": "chunks"},
+    "frozen-minilm": {"training": "head"},
+    "frozen-minilm-chunks": {"training": "head", "long_text": "chunks"},
+    "frozen-mpnet": {"training": "head"},
+    "frozen-mpnet-chunks": {"training": "head", "long_text": "chunks"},
     "finetune-minilm": {},
     "finetune-mpnet": {},
 }

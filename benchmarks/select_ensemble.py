@@ -78,8 +78,8 @@ def bert(**params: Any) -> Callable[[], Any]:
 MEMBERS: dict[str, Callable[[], Any]] = {
     "tfidf-svc": tfidf_calibrated_svc,
     "tfidf-logreg": tfidf_logreg,
-    "frozen-chunks-256": bert(freeze_backbone=True, long_text="chunks"),
-    "frozen-512": bert(freeze_backbone=True, max_length=512),
+    "frozen-chunks-256": bert(training="head", long_text="chunks"),
+    "frozen-512": bert(training="head", max_length=512),
     "finetune": bert(),
     "finetune-attention-dropout-0.1": bert(attention_dropout=None),  # the backbone's own rate
     "finetune-128": bert(max_length=128),

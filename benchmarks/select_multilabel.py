@@ -38,7 +38,7 @@ from benchmarks._results import write
 from topicbert.datasets import train_val_test_split
 
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "frozen": {"freeze_backbone": True},
+    "frozen": {"training": "head"},
     "base-rate": {"head_init": "random"},
     "probe": {"head_init": "probe"},
     "probe-2-epochs": {"head_init": "probe", "epochs": 2},

@@ -40,7 +40,7 @@ def main() -> None:
     pipeline = Pipeline(
         [
             ("clean", TextCleaner()),
-            ("bert", BertTopicClassifier(freeze_backbone=True, random_state=0)),
+            ("bert", BertTopicClassifier(training="head", random_state=0)),
         ]
     )
     grid = GridSearchCV(

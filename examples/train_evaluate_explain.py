@@ -34,7 +34,10 @@ def main() -> None:
     # TextCleaner's defaults strip HTML, normalise Unicode and collapse whitespace; as the
     # classifier's cleaner it is saved with the model, which then cleans what it is served
     model = BertTopicClassifier(
-        cleaner=TextCleaner(), freeze_backbone=args.fast, random_state=0, verbose=1
+        cleaner=TextCleaner(),
+        training="head" if args.fast else "full",
+        random_state=0,
+        verbose=1,
     )
     model.fit(train["text"], train["label"])
 

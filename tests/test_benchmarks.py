@@ -115,6 +115,12 @@ SMOKE_RUNS = [
         id="repeated_cv-reuters",
     ),
     pytest.param(
+        "few_labels.py",
+        ["--backbone", "{backbone}", "--systems", "tfidf", "head", "contrastive"],
+        "few-labels-bbc",
+        id="few_labels",
+    ),
+    pytest.param(
         "main_job.py",
         ["--backbone", "{backbone}", "--precisions", "fp32"],
         "main-job",
@@ -178,7 +184,7 @@ def tiny_model(tiny_bert: Path, corpus, tmp_path_factory: pytest.TempPathFactory
 
     texts, labels = corpus
     clf = BertTopicClassifier(
-        backbone=str(tiny_bert), freeze_backbone=True, max_length=32, device="cpu", random_state=0
+        backbone=str(tiny_bert), training="head", max_length=32, device="cpu", random_state=0
     )
     return clf.fit(texts, labels).save(tmp_path_factory.mktemp("tiny-model") / "model")
 

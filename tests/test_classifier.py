@@ -232,7 +232,7 @@ def test_soft_voting_and_stacking_with_tfidf(tiny_bert: Path, corpus, held_out) 
     np.testing.assert_allclose(voting.predict_proba(held_texts), expected, rtol=1e-6)
     assert voting.score(held_texts, held_labels) >= 0.9
 
-    frozen = tiny_classifier(tiny_bert, freeze_backbone=True)
+    frozen = tiny_classifier(tiny_bert, training="head")
     stacking = StackingClassifier(
         [("bert", frozen), ("tfidf", tfidf())], final_estimator=LogisticRegression(), cv=3
     ).fit(texts, labels)

@@ -94,7 +94,8 @@ def test_train_with_the_frozen_backbone_and_chunks(
         str(data_csv),
         "--backbone",
         str(tiny_bert),
-        "--freeze-backbone",
+        "--training",
+        "head",
         "--long-text",
         "chunks",
         "--max-length",
@@ -113,7 +114,7 @@ def test_train_with_the_frozen_backbone_and_chunks(
     assert "topicbert train: warning: --out is deprecated" in result.stderr
     assert "use --output (-o) instead" in result.stderr
     loaded = BertTopicClassifier.load(out)
-    assert loaded.freeze_backbone and loaded.long_text == "chunks"
+    assert loaded.training == "head" and loaded.long_text == "chunks"
     assert not (out / "test.csv.gz").exists()
     assert read_labeled_csv(tmp_path / "held-out.csv")["label"].nunique() == 3
     assert run("train", str(data_csv), "--long-text", "middle").returncode == 2
@@ -142,7 +143,8 @@ def test_help_lists_the_options() -> None:
         "--epochs",
         "--max-length",
         "--long-text",
-        "--freeze-backbone",
+        "--training",
+        "head",
         "--precision",
         "--test-size",
         "--track",
@@ -182,15 +184,10 @@ def test_train_with_mlflow_tracking(tiny_bert: Path, data_csv: Path, tmp_path: P
     assert "test_accuracy" in finished.data.metrics
 
 
-@pytest.fixture(scope="module")
-def model_dir(fitted, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fitted.save(tmp_path_factory.mktemp("cli-model") / "model")
-
-
 def test_evaluate_prints_the_report_and_writes_files(
-    model_dir: Path, data_csv: Path, tmp_path: Path
+    saved_model_dir: Path, data_csv: Path, tmp_path: Path
 ) -> None:
-    result = run("evaluate", str(model_dir), str(data_csv), "--output", str(tmp_path / "ev"))
+    result = run("evaluate", str(saved_model_dir), str(data_csv), "--output", str(tmp_path / "ev"))
     assert result.returncode == 0, result.stderr
     assert "precision    recall  f1-score   support" in result.stdout
     assert "log-loss" in result.stdout
@@ -200,9 +197,9 @@ def test_evaluate_prints_the_report_and_writes_files(
 
 
 def test_predict_csv_and_plain_text_in_csv_and_jsonl_out(
-    model_dir: Path, data_csv: Path, tmp_path: Path, fitted
+    saved_model_dir: Path, data_csv: Path, tmp_path: Path, fitted
 ) -> None:
-    result = run("predict", str(model_dir), str(data_csv))
+    result = run("predict", str(saved_model_dir), str(data_csv))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "label,p_business,p_sport,p_tech"
@@ -210,7 +207,7 @@ def test_predict_csv_and_plain_text_in_csv_and_jsonl_out(
 
     texts = tmp_path / "texts.txt"
     texts.write_text("match goal team\n\nmarket shares profit\n", encoding="utf-8")
-    result = run("predict", str(model_dir), str(texts), "--format", "jsonl")
+    result = run("predict", str(saved_model_dir), str(texts), "--format", "jsonl")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["label"] for row in rows] == list(
         fitted.predict(["match goal team", "market shares profit"])
@@ -218,7 +215,7 @@ def test_predict_csv_and_plain_text_in_csv_and_jsonl_out(
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1.0)
 
     piped = subprocess.run(
-        [sys.executable, "-m", "topicbert.cli", "predict", str(model_dir), "-"],
+        [sys.executable, "-m", "topicbert.cli", "predict", str(saved_model_dir), "-"],
         input="phone chip software\n",
         capture_output=True,
         text=True,
@@ -226,11 +223,11 @@ def test_predict_csv_and_plain_text_in_csv_and_jsonl_out(
     assert piped.returncode == 0 and piped.stdout.splitlines()[1].startswith("tech,")
 
 
-def test_explain_prints_words_and_writes_html(model_dir: Path, tmp_path: Path) -> None:
+def test_explain_prints_words_and_writes_html(saved_model_dir: Path, tmp_path: Path) -> None:
     page = tmp_path / "why.html"
     result = run(
         "explain",
-        str(model_dir),
+        str(saved_model_dir),
         "the team won the cup with a late goal",
         "--method",
         "occlusion",
@@ -242,10 +239,10 @@ def test_explain_prints_words_and_writes_html(model_dir: Path, tmp_path: Path) -
     assert "<mark " in page.read_text(encoding="utf-8")
 
 
-def test_errors_of_the_other_commands(model_dir: Path, tmp_path: Path) -> None:
+def test_errors_of_the_other_commands(saved_model_dir: Path, tmp_path: Path) -> None:
     missing = run("evaluate", str(tmp_path / "nope"), "x.csv")
     assert missing.returncode == 1 and "no model directory" in missing.stderr
-    empty = run("explain", str(model_dir), "   ")
+    empty = run("explain", str(saved_model_dir), "   ")
     assert empty.returncode == 1 and empty.stderr.count("\n") == 1
     assert run("predict").returncode == 2
 
@@ -279,6 +276,17 @@ def test_old_output_spellings_still_work_with_a_deprecation_notice(
     assert "use --output (-o) instead" in notice
 
 
+def test_freeze_backbone_is_the_old_spelling_of_training_head(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert parse("train", "d.csv").training == "full"
+    assert parse("train", "d.csv", "--training", "contrastive").training == "contrastive"
+    assert capsys.readouterr().err == ""
+    assert parse("train", "d.csv", "--freeze-backbone").training == "head"
+    notice = capsys.readouterr().err
+    assert "--freeze-backbone is deprecated" in notice and "use --training head" in notice
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -298,7 +306,7 @@ def test_every_command_that_writes_takes_output_and_o(argv: tuple[str, ...]) -> 
 
 
 def test_export_takes_the_directory_positionally_or_as_output(
-    model_dir: Path, tmp_path: Path
+    saved_model_dir: Path, tmp_path: Path
 ) -> None:
     from topicbert._commands._arguments import UsageError
     from topicbert._commands.export import output_directory
@@ -308,11 +316,11 @@ def test_export_takes_the_directory_positionally_or_as_output(
     assert output_directory(parse("export", "m", "a", "--output", "a")) == Path("a")
     with pytest.raises(UsageError, match="differ"):
         output_directory(parse("export", "m", "a", "-o", "b"))
-    missing = run("export", str(model_dir))
+    missing = run("export", str(saved_model_dir))
     assert missing.returncode == 2 and "directory to write is missing" in missing.stderr
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
-    exported = run("export", str(model_dir), "-o", str(tmp_path / "onnx"))
+    exported = run("export", str(saved_model_dir), "-o", str(tmp_path / "onnx"))
     assert exported.returncode == 0, exported.stderr
     assert (tmp_path / "onnx" / "model.onnx").is_file()
 
@@ -338,16 +346,16 @@ def test_every_example_of_the_cli_page_parses_without_deprecated_spellings(
 
 
 def test_predict_reads_and_writes_gzip_compressed_csv(
-    model_dir: Path, data_csv: Path, tmp_path: Path
+    saved_model_dir: Path, data_csv: Path, tmp_path: Path
 ) -> None:
     packed = tmp_path / "news.csv.gz"
     packed.write_bytes(gzip.compress(data_csv.read_bytes()))
-    plain = run("predict", str(model_dir), str(data_csv))
+    plain = run("predict", str(saved_model_dir), str(data_csv))
     assert plain.returncode == 0, plain.stderr
-    from_gzip = run("predict", str(model_dir), str(packed))
+    from_gzip = run("predict", str(saved_model_dir), str(packed))
     assert from_gzip.returncode == 0, from_gzip.stderr
     assert from_gzip.stdout == plain.stdout
-    written = run("predict", str(model_dir), str(packed), "-o", str(tmp_path / "out.csv.gz"))
+    written = run("predict", str(saved_model_dir), str(packed), "-o", str(tmp_path / "out.csv.gz"))
     assert written.returncode == 0, written.stderr
     assert gzip.decompress((tmp_path / "out.csv.gz").read_bytes()).decode() == plain.stdout
 
@@ -379,9 +387,9 @@ def test_label_issues_takes_the_label_separator_and_refuses_label_sets(
 
 
 def test_label_sets_read_without_a_separator_get_a_one_line_warning(
-    model_dir: Path, label_sets_csv: Path, tmp_path: Path
+    saved_model_dir: Path, label_sets_csv: Path, tmp_path: Path
 ) -> None:
-    result = run("evaluate", str(model_dir), str(label_sets_csv), "-o", str(tmp_path / "ev"))
+    result = run("evaluate", str(saved_model_dir), str(label_sets_csv), "-o", str(tmp_path / "ev"))
     lines = [line for line in result.stderr.splitlines() if "warning" in line]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("topicbert evaluate: warning: The label column 'topics'")
@@ -419,7 +427,7 @@ def test_evaluate_warns_when_texts_were_in_the_training_set(
     fitted: BertTopicClassifier,
     corpus: tuple[list[str], list[str]],
     held_out: tuple[list[str], list[str]],
-    model_dir: Path,
+    saved_model_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -437,7 +445,7 @@ def test_evaluate_warns_when_texts_were_in_the_training_set(
         writer = csv.writer(handle)
         writer.writerow(["category", "text"])
         writer.writerows(zip(labels[:7] + new_labels, texts[:7] + new_texts, strict=True))
-    assert main(["evaluate", str(model_dir), str(mixed), "-o", str(tmp_path / "a")]) == 0
+    assert main(["evaluate", str(saved_model_dir), str(mixed), "-o", str(tmp_path / "a")]) == 0
     err = capsys.readouterr().err
     total = 7 + len(new_texts)
     assert (
@@ -449,7 +457,7 @@ def test_evaluate_warns_when_texts_were_in_the_training_set(
         writer = csv.writer(handle)
         writer.writerow(["category", "text"])
         writer.writerows(zip(new_labels, new_texts, strict=True))
-    assert main(["evaluate", str(model_dir), str(unseen), "-o", str(tmp_path / "b")]) == 0
+    assert main(["evaluate", str(saved_model_dir), str(unseen), "-o", str(tmp_path / "b")]) == 0
     assert "training set" not in capsys.readouterr().err
 
 
@@ -484,7 +492,8 @@ def test_train_clean_keeps_the_cleaning_in_the_saved_model(
         str(data_csv),
         "--backbone",
         str(tiny_bert),
-        "--freeze-backbone",
+        "--training",
+        "head",
         "--max-length",
         "64",
         "--device",

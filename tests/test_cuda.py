@@ -49,8 +49,8 @@ def test_fits_and_predicts_on_cuda(tiny_bert: Path, corpus, held_out, precision:
 
 
 def test_frozen_backbone_fits_on_cuda(tiny_bert: Path, corpus, held_out) -> None:
-    model = tiny_classifier(tiny_bert, device="cuda", freeze_backbone=True).fit(*corpus)
-    on_cpu = tiny_classifier(tiny_bert, freeze_backbone=True).fit(*corpus)
+    model = tiny_classifier(tiny_bert, device="cuda", training="head").fit(*corpus)
+    on_cpu = tiny_classifier(tiny_bert, training="head").fit(*corpus)
     np.testing.assert_allclose(
         model.predict_proba(held_out[0]), on_cpu.predict_proba(held_out[0]), atol=1e-3
     )

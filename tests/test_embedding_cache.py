@@ -77,7 +77,7 @@ def test_the_process_wide_cache_reports_and_frees_what_a_frozen_fit_stored(
 ) -> None:
     texts, labels = corpus
     topicbert.embedding_cache.clear()
-    tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, labels)
+    tiny_classifier(tiny_bert, training="head").fit(texts, labels)
     assert 0 < len(topicbert.embedding_cache) <= len(texts)
     assert topicbert.embedding_cache.nbytes > 0
     assert "vectors" in repr(topicbert.embedding_cache)

@@ -85,7 +85,7 @@ import pandas as pd
 from topicbert import BertTopicClassifier, available_backbones
 assert "minilm-l3" in available_backbones(), available_backbones()
 data = pd.read_csv({str(BBC_CSV)!r}).groupby("category").head(8)
-clf = BertTopicClassifier(backbone="minilm-l3", freeze_backbone=True, max_length=64)
+clf = BertTopicClassifier(backbone="minilm-l3", training="head", max_length=64)
 clf.fit(data["text"].tolist(), data["category"].tolist())
 clf.save({str(tmp_path / "model")!r})
 loaded = BertTopicClassifier.load({str(tmp_path / "model")!r})

@@ -39,12 +39,12 @@ class StopAt(Callback):
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), RuntimeError("out of memory")])
-@pytest.mark.parametrize("freeze_backbone", [False, True])
+@pytest.mark.parametrize("training", ["full", "head", "contrastive"])
 def test_interrupted_first_fit_leaves_the_estimator_unfitted(
-    tiny_bert: Path, corpus, error: BaseException, freeze_backbone: bool
+    tiny_bert: Path, corpus, error: BaseException, training: str
 ) -> None:
     stop = StopAt(1, error)
-    clf = tiny_classifier(tiny_bert, callbacks=[stop], freeze_backbone=freeze_backbone)
+    clf = tiny_classifier(tiny_bert, callbacks=[stop], training=training)
     with pytest.raises(type(error)):
         clf.fit(*corpus)
     assert not any(name in clf.__dict__ for name in _FITTED)

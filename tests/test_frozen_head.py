@@ -52,7 +52,7 @@ def test_frozen_backbone_encodes_each_text_once_and_keeps_its_weights(
     texts, labels = corpus
     topicbert.embedding_cache.clear()
     backbone = CountingBackbone(tiny_bert)
-    clf = tiny_classifier(tiny_bert, backbone=backbone, freeze_backbone=True, epochs=50)
+    clf = tiny_classifier(tiny_bert, backbone=backbone, training="head", epochs=50)
     clf.fit(texts, labels)
     assert backbone.rows_seen == len(texts)
     original = load_file(str(tiny_bert / "model.safetensors"))
@@ -75,7 +75,7 @@ def test_frozen_head_equals_the_logistic_regression_it_was_fitted_as(
     tiny_bert: Path, corpus
 ) -> None:
     texts, labels = corpus
-    clf = tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, labels)
+    clf = tiny_classifier(tiny_bert, training="head").fit(texts, labels)
     from topicbert._inference import InferenceSettings, embed
 
     settings = InferenceSettings(16, clf.tokenizer_.pad_token_id, clf.device_, None)
@@ -103,7 +103,7 @@ def test_dimensions_that_barely_vary_are_left_out_of_the_frozen_head(
     encoder.save_pretrained(str(tmp_path))
     AutoTokenizer.from_pretrained(str(tiny_bert)).save_pretrained(str(tmp_path))
     texts, labels = corpus
-    clf = tiny_classifier(tmp_path, freeze_backbone=True).fit(texts, labels)
+    clf = tiny_classifier(tmp_path, training="head").fit(texts, labels)
     weight = clf.model_.classifier.weight.detach()
     assert torch.all(weight[:, :2] == 0)
     assert weight.abs().max() < 100
@@ -124,9 +124,9 @@ def test_frozen_backbone_with_two_classes_and_an_absent_label(tiny_bert: Path, c
     texts, labels = corpus
     keep = [i for i, label in enumerate(labels) if label in ("sport", "business")]
     texts2, labels2 = [texts[i] for i in keep], [labels[i] for i in keep]
-    clf = tiny_classifier(
-        tiny_bert, freeze_backbone=True, labels=["business", "sport", "weather"]
-    ).fit(texts2, labels2)
+    clf = tiny_classifier(tiny_bert, training="head", labels=["business", "sport", "weather"]).fit(
+        texts2, labels2
+    )
     proba = clf.predict_proba(texts2)
     assert proba.shape == (len(texts2), 3)
     assert proba[:, 2].max() < 1e-6
@@ -138,7 +138,7 @@ def test_frozen_backbone_reports_validation_and_survives_a_pickle(tiny_bert: Pat
 
     texts, labels = corpus
     clf = tiny_classifier(
-        tiny_bert, freeze_backbone=True, early_stopping=True, class_weight="balanced"
+        tiny_bert, training="head", early_stopping=True, class_weight="balanced"
     ).fit(texts, labels)
     assert {"valid_loss", "valid_accuracy"} <= set(clf.history_[0])
     restored = pickle.loads(pickle.dumps(clf))

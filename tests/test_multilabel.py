@@ -132,7 +132,7 @@ def test_a_fixed_threshold_and_min_labels(ml_fitted: BertTopicClassifier, ml_hel
 
 def test_the_frozen_backbone_tunes_thresholds_out_of_fold(tiny_bert: Path, ml_corpus) -> None:
     texts, sets = ml_corpus
-    clf = tiny_classifier(tiny_bert, freeze_backbone=True, threshold="tune").fit(texts, sets)
+    clf = tiny_classifier(tiny_bert, training="head", threshold="tune").fit(texts, sets)
     assert clf.thresholds_ is not None
     assert "valid_loss" not in clf.history_[0]  # no split was taken from the training data
     assert clf.history_[0]["C"] > 0
@@ -382,7 +382,7 @@ def test_tune_set_after_fitting_asks_for_a_refit(ml_fitted: BertTopicClassifier)
 
 def test_a_probed_head_is_where_fine_tuning_starts(tiny_bert: Path, ml_corpus) -> None:
     texts, sets = ml_corpus
-    frozen = tiny_classifier(tiny_bert, freeze_backbone=True).fit(texts, sets)
+    frozen = tiny_classifier(tiny_bert, training="head").fit(texts, sets)
     # a learning rate this small leaves fine-tuning where it started
     still = {"epochs": 1, "learning_rate": 1e-12, "warmup_ratio": 0.0}
     probed = tiny_classifier(tiny_bert, head_init="probe", **still).fit(texts, sets)

@@ -43,7 +43,7 @@ def assert_parity(clf: BertTopicClassifier, exported: OnnxTopicClassifier, texts
         {},
         {"long_text": "chunks", "max_length": 16, "max_chunks": 4},
         {"long_text": "head_tail", "max_length": 16},
-        {"freeze_backbone": True},
+        {"training": "head"},
         {"pooling": "cls"},
     ],
     ids=["truncate", "chunks", "head_tail", "frozen", "cls"],

@@ -55,7 +55,7 @@ def test_flipped_labels_are_found_with_any_classifier() -> None:
 def test_with_the_frozen_backbone(tiny_bert, corpus) -> None:
     texts, labels = corpus
     proba, classes = out_of_fold_proba(
-        tiny_classifier(tiny_bert, freeze_backbone=True), texts, labels, cv=3
+        tiny_classifier(tiny_bert, training="head"), texts, labels, cv=3
     )
     assert proba.shape == (len(texts), 3)
     assert list(classes) == ["business", "sport", "tech"]

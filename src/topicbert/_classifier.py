@@ -79,8 +79,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     threshold : float or "tune", default=0.5
         Multi-label only: the probability from which ``predict`` gives a
         label. ``"tune"`` learns one threshold per label on texts held out
-        from training (out-of-fold predictions with ``freeze_backbone=True``,
-        otherwise a ``validation_fraction`` split), each the best for that
+        from training (out-of-fold predictions with ``training="head"`` or
+        ``"contrastive"``, otherwise a ``validation_fraction`` split), each the best for that
         label's F1; labels with fewer than three held-out positives keep the
         threshold best for micro-F1. They are kept in ``thresholds_`` and saved
         with the model.
@@ -118,26 +118,42 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     max_chunks : int, default=8
         The most windows a text is split into with ``long_text="chunks"``;
         the rest of a longer text is ignored.
+    training : {"full", "contrastive", "head"}, default="full"
+        How the encoder is trained. ``"full"``: every weight is fine-tuned
+        with the head (``epochs``, ``learning_rate`` and the other optimiser
+        settings). ``"head"``: the pre-trained encoder is kept as it is and
+        only the linear head is trained: every text is encoded once, and a
+        logistic regression (scikit-learn's ``LogisticRegression`` on
+        standardised vectors, its regularisation chosen by stratified 5-fold
+        cross-validation on the training data) is fitted to the cached
+        vectors and copied into the head; minutes instead of the better part
+        of an hour on a CPU. ``"contrastive"``: for few labelled texts, as
+        SetFit does: the encoder is first tuned on pairs of training texts
+        (one pass; the cosine similarity of a pair's vectors is pulled
+        towards 1 when they share a label and towards 0 when not, see
+        ``contrastive_iterations``), then the head is fitted as with
+        ``"head"``. Needs two texts of each label.
+    contrastive_iterations : int, default=20
+        ``training="contrastive"``: pairs drawn per training text, each
+        iteration one with a text of the same label and one with a text of
+        another label (SetFit's ``num_iterations``).
+    contrastive_learning_rate : float, default=2e-5
+        ``training="contrastive"``: the peak learning rate of the encoder's
+        tuning on pairs (SetFit's default).
     freeze_backbone : bool, default=False
-        Keep the pre-trained encoder as it is and train only the linear head:
-        every text is encoded once, and a multinomial logistic regression
-        (scikit-learn's ``LogisticRegression`` on standardised vectors, its
-        regularisation chosen by stratified 5-fold cross-validation on the
-        training data) is fitted to the cached vectors and copied into the
-        head. Minutes instead of the better part of an hour on a CPU;
-        ``epochs``, ``learning_rate``, ``batch_size``'s training role,
-        ``dropout`` and the other optimiser settings are then unused.
+        Deprecated: ``training="head"`` says the same. Still works, with a
+        ``FutureWarning``.
     head_init : {"auto", "random", "probe"}, default="auto"
         How the linear head starts before fine-tuning. ``"random"``: small
         random weights, and for multi-label targets each label's bias at the
         log-odds of its base rate. ``"probe"``: the head the frozen backbone
-        would get (``freeze_backbone=True``, its regularisation chosen by
+        would get (``training="head"``, its regularisation chosen by
         cross-validation on the training texts), then the whole model is
         fine-tuned from there (linear probing, then fine-tuning); costs one
         extra pass of the encoder over the training texts. ``"auto"`` is
         ``"probe"`` for multi-label targets, where a head starting from
         scratch learns rare labels too slowly, and ``"random"`` for single
-        labels. Unused with ``freeze_backbone=True``.
+        labels. Used only with ``training="full"``.
     batch_size : int, default=16
         Texts per training step; prediction uses twice as many.
     epochs : int, default=3
@@ -242,6 +258,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
         max_chunks: int = 8,
+        training: str = "full",
+        contrastive_iterations: int = 20,
+        contrastive_learning_rate: float = 2e-5,
         freeze_backbone: bool = False,
         head_init: str = "auto",
         batch_size: int = 16,
@@ -275,6 +294,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.max_length = max_length
         self.long_text = long_text
         self.max_chunks = max_chunks
+        self.training = training
+        self.contrastive_iterations = contrastive_iterations
+        self.contrastive_learning_rate = contrastive_learning_rate
         self.freeze_backbone = freeze_backbone
         self.head_init = head_init
         self.batch_size = batch_size
@@ -308,16 +330,13 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
         check_classifier_params(self.get_params(deep=False))
-        from topicbert._cleaning import TextCleaner
+        from topicbert._cleaning import check_cleaner
 
-        if self.cleaner is not None and not isinstance(self.cleaner, TextCleaner):
-            raise TypeError(
-                "cleaner must be a topicbert.TextCleaner or None, got "
-                f"{type(self.cleaner).__name__}; for other preprocessing, put it before "
-                "the classifier in a Pipeline."
-            )
-        if self.cleaner is not None:
-            self.cleaner.fit([])  # checks its parameters before any work
+        check_cleaner(self.cleaner)
+
+    def _training_mode(self) -> str:
+        """``training``, or ``"head"`` where the deprecated ``freeze_backbone`` says so."""
+        return "head" if self.freeze_backbone else str(self.training)
 
     def _clean(self, texts: list[str]) -> list[str]:
         return texts if self.cleaner is None else self.cleaner.transform(texts)
@@ -433,7 +452,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._inference import embed_cached, predict_logits
 
         settings = self._inference_settings(amp_dtype)
-        if self.freeze_backbone:
+        if self._training_mode() != "full":
             from topicbert._frozen_head import head_logits
 
             # the encoder never changes: reuse vectors already computed in this process

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from topicbert._cleaning_steps import make_cleaner, nltk_stopwords, stopword_set
 from topicbert._validation import check_texts
 
-__all__ = ["TextCleaner", "cleaner_from_settings", "nltk_stopwords"]
+__all__ = ["TextCleaner", "check_cleaner", "cleaner_from_settings", "nltk_stopwords"]
 
 
 class TextCleaner(TransformerMixin, BaseEstimator):
@@ -169,3 +169,15 @@ def cleaner_from_settings(settings: object) -> TextCleaner:
     except TypeError as exc:
         raise ValueError(f"the cleaner's settings are unusable: {exc}") from exc
     return cleaner
+
+
+def check_cleaner(cleaner: object) -> None:
+    """Refuse a ``cleaner`` that is not a :class:`TextCleaner` or has bad parameters."""
+    if cleaner is None:
+        return
+    if not isinstance(cleaner, TextCleaner):
+        raise TypeError(
+            f"cleaner must be a topicbert.TextCleaner or None, got {type(cleaner).__name__}; "
+            "for other preprocessing, put it before the classifier in a Pipeline."
+        )
+    cleaner.fit([])  # checks its parameters before any work

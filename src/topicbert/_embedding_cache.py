@@ -17,7 +17,7 @@ Key = tuple[str, bytes]
 class EmbeddingCache:
     """Pooled vectors of frozen encoders, kept in memory across fits.
 
-    With ``freeze_backbone=True`` the encoder never changes, so each text's
+    With ``training="head"`` the encoder never changes, so each text's
     pooled vector is computed once per process and reused by refits,
     cross-validation folds and grid searches over the head. Keys name the
     encoder (its name and a fingerprint of its weights), the pooling and

@@ -12,6 +12,7 @@ calls them in that order and owns what is kept or put back.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,12 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         resolve_precision,
     )
 
+    if estimator.freeze_backbone:
+        warnings.warn(
+            "freeze_backbone=True is deprecated; use training='head', which does the same.",
+            FutureWarning,
+            stacklevel=3,
+        )
     targets = check_targets(estimator, y, len(texts))
     rank, world_size, device = distributed_context(resolve_device(estimator.device))
     amp_dtype = resolve_precision(estimator.precision, device)
@@ -90,12 +97,7 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
     seed = broadcast_seed(int(first.randint(np.iinfo(np.int32).max)), world_size)
     tokenizer = backbone.load_tokenizer()
     check_tokenizer(tokenizer, backbone.name)
-    needs_split = estimator.early_stopping or (
-        targets.multilabel and estimator.threshold == "tune" and not estimator.freeze_backbone
-    )
-    train_index, valid_index = split(
-        targets, seed, validation_fraction=estimator.validation_fraction, needed=needs_split
-    )
+    train_index, valid_index = training_split(estimator, targets, seed)
     documents = estimator._tokenize(tokenizer, texts)
     return FitSettings(
         documents=documents,
@@ -121,6 +123,24 @@ def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targe
 
         check_abstain_label(estimator.abstain_label, targets.classes)
     return targets
+
+
+def training_split(
+    estimator: BertTopicClassifier, targets: Targets, seed: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The split the estimator's parameters need, checked for what its training needs."""
+    mode = estimator._training_mode()
+    needs_split = estimator.early_stopping or (
+        targets.multilabel and estimator.threshold == "tune" and mode == "full"
+    )
+    train_index, valid_index = split(
+        targets, seed, validation_fraction=estimator.validation_fraction, needed=needs_split
+    )
+    if mode == "contrastive":
+        from topicbert._contrastive import check_pairs_possible
+
+        check_pairs_possible(targets.encoded[train_index], targets.classes)
+    return train_index, valid_index
 
 
 def split(
@@ -198,8 +218,11 @@ def train_model(estimator: BertTopicClassifier, fit: FitSettings) -> np.ndarray 
         for callback in callbacks:
             callback.on_train_begin(estimator)
         held_out = None
-        if estimator.freeze_backbone:
+        mode = estimator._training_mode()
+        if mode == "head":
             held_out = fit_frozen_head(estimator, fit, on_epoch_end, validate=True)
+        elif mode == "contrastive":
+            held_out = fit_contrastive(estimator, fit, on_epoch_end)
         else:
             fine_tune(estimator, fit, on_epoch_end)
         for callback in callbacks:
@@ -240,6 +263,36 @@ def fine_tune(estimator: BertTopicClassifier, fit: FitSettings, on_epoch_end: Ep
         on_epoch_end=on_epoch_end,
         rank=fit.rank,
         world_size=fit.world_size,
+    )
+
+
+def fit_contrastive(
+    estimator: BertTopicClassifier, fit: FitSettings, on_epoch_end: EpochHook
+) -> np.ndarray | None:
+    """Tune the encoder on pairs of training texts, then fit the head on its vectors."""
+    from topicbert._contrastive import PairSettings, tune_on_pairs
+
+    settings = PairSettings(
+        iterations=estimator.contrastive_iterations,
+        batch_size=estimator.batch_size,
+        learning_rate=estimator.contrastive_learning_rate,
+        weight_decay=estimator.weight_decay,
+        warmup_ratio=estimator.warmup_ratio,
+        max_grad_norm=estimator.max_grad_norm,
+        verbose=int(estimator.verbose) if fit.rank == 0 else 0,
+    )
+    figures = tune_on_pairs(
+        estimator.model_,
+        fit.subset(fit.train_index),
+        fit.labels[fit.train_index],
+        settings=settings,
+        pad_id=fit.tokenizer.pad_token_id,
+        amp_dtype=fit.amp_dtype,
+        rng=fit.rng,
+    )
+    # the head's one history record carries the pair pass's figures too
+    return fit_frozen_head(
+        estimator, fit, lambda record: on_epoch_end({**record, **figures}), validate=True
     )
 
 

@@ -292,6 +292,8 @@ def load_model(
             f"{', '.join(unknown)}."
         )
     params["device"] = device
+    if params.get("freeze_backbone"):  # saved before training= replaced it
+        params["freeze_backbone"], params["training"] = False, "head"
     try:
         estimator = cls(**params)
         estimator.backbone = metadata["backbone"]

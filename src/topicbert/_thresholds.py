@@ -67,4 +67,3 @@ def check_abstain_label(abstain_label: Any, classes: np.ndarray) -> None:
             f"abstain_label={abstain_label!r} is one of the labels; choose a value that is "
             "not, such as None or 'unknown', so that abstentions stay apart."
         )
-

@@ -43,7 +43,7 @@ class TrainingSettings:
     """Per-label sigmoid loss on an indicator target instead of softmax over classes."""
 
 
-def _optimizer(model: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
+def optimizer_for(model: nn.Module, learning_rate: float, weight_decay: float) -> torch.optim.AdamW:
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
@@ -131,7 +131,7 @@ def train(
         )
     steps_per_epoch = math.ceil(batches_per_epoch / settings.accumulation_steps)
     total_steps = max(1, steps_per_epoch * settings.epochs)
-    optimizer = _optimizer(module, settings.learning_rate, settings.weight_decay)
+    optimizer = optimizer_for(module, settings.learning_rate, settings.weight_decay)
     scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, round(settings.warmup_ratio * total_steps), total_steps
     )

@@ -21,6 +21,8 @@ LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
 """``long_text``: what to do with texts longer than ``max_length`` tokens."""
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """``precision``: the autocast precision."""
+TRAININGS = ("full", "contrastive", "head")
+"""``training``: how the encoder is trained (fine-tuned, tuned on pairs, or kept)."""
 HEAD_INITS = ("auto", "random", "probe")
 """``head_init``: how the linear head starts before fine-tuning."""
 CLASS_WEIGHTS = (None, "balanced")
@@ -237,6 +239,16 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
     check_option("head_init", p.head_init, HEAD_INITS)
     check_option("precision", p.precision, PRECISIONS)
     check_bool("freeze_backbone", p.freeze_backbone)
+    check_option("training", p.training, TRAININGS)
+    if p.freeze_backbone and p.training != "full":
+        raise ValueError(
+            f"freeze_backbone=True and training={p.training!r} disagree; freeze_backbone "
+            "is the older spelling of training='head': set training alone."
+        )
+    check_number("contrastive_iterations", p.contrastive_iterations, int, 1, None)
+    check_number(
+        "contrastive_learning_rate", p.contrastive_learning_rate, float, 0, None, closed="right"
+    )
     if not isinstance(p.multilabel, bool) and not (
         isinstance(p.multilabel, str) and p.multilabel == "auto"
     ):

@@ -91,11 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (0 success, 1 error, 2 bad usage)."""
     from topicbert._commands._arguments import UsageError
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     try:
         with _one_line_warnings(args.command):
             args.handler(args)
     except UsageError as exc:
+        # as argparse answers bad usage: the command's usage line, then the error
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        print(commands.choices[args.command].format_usage(), end="", file=sys.stderr)
         print(f"topicbert {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except (ValueError, TypeError, OSError, ImportError) as exc:

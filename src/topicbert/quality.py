@@ -7,7 +7,7 @@ are often the annotators': these functions point at the examples to read.
 >>> from topicbert import BertTopicClassifier
 >>> from topicbert.quality import find_label_issues
 >>> issues = find_label_issues(  # doctest: +SKIP
-...     BertTopicClassifier(freeze_backbone=True), texts, labels, cv=5
+...     BertTopicClassifier(training="head"), texts, labels, cv=5
 ... )
 >>> issues.head()  # doctest: +SKIP
 """
@@ -37,7 +37,7 @@ def out_of_fold_proba(
     ----------
     estimator : classifier
         Any scikit-learn classifier with ``predict_proba`` (cloned for each
-        fold). ``BertTopicClassifier(freeze_backbone=True)`` encodes each text
+        fold). ``BertTopicClassifier(training="head")`` encodes each text
         once and reuses the vectors in every fold.
     X : sequence of str
         Texts.

@@ -28,7 +28,7 @@ def warn(args: argparse.Namespace, message: str) -> None:
     print(f"topicbert {args.command}: warning: {message}", file=sys.stderr, flush=True)
 
 
-class _DeprecatedAlias(argparse.Action):
+class DeprecatedAlias(argparse.Action):
     """An old spelling of an option: stores like the new one and says it is deprecated."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, *, new: str, **kwargs: Any):
@@ -48,7 +48,8 @@ class _DeprecatedAlias(argparse.Action):
             file=sys.stderr,
             flush=True,
         )
-        setattr(namespace, self.dest, values)
+        # a flag (no value) stands for the new option with the value ``const``
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
 
 
 def add_output(
@@ -69,7 +70,7 @@ def add_output(
             dest="output",
             type=Path,
             metavar=metavar,
-            action=_DeprecatedAlias,
+            action=DeprecatedAlias,
             new="--output (-o)",
             default=argparse.SUPPRESS,
             help=argparse.SUPPRESS,

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> None:
             "label-issues checks single labels only"
         )
     params: dict[str, Any] = {
-        "freeze_backbone": True,
+        "training": "head",
         "max_length": args.max_length,
         "random_state": args.random_state,
     }

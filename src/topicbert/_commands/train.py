@@ -9,6 +9,7 @@ from typing import Any
 
 from topicbert._commands._arguments import (
     DEFAULT_WRITTEN_LABEL_SEPARATOR,
+    DeprecatedAlias,
     add_columns,
     add_data,
     add_output,
@@ -17,7 +18,7 @@ from topicbert._commands._arguments import (
     share,
     threshold,
 )
-from topicbert._validation import HEAD_INITS, LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS
+from topicbert._validation import HEAD_INITS, LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS, TRAININGS
 
 TEST_FILE_NAME = "test.csv.gz"
 """The held-out texts' file in the ``--output`` directory unless ``--test-output`` is given."""
@@ -87,9 +88,22 @@ def add_parser(commands: Any) -> None:
         help="what to do with texts longer than --max-length (default: %(default)s)",
     )
     train.add_argument(
+        "--training",
+        choices=TRAININGS,
+        default=defaults["training"],
+        help="how the encoder is trained: fine-tuned with the head (full), tuned on pairs of "
+        "texts for few labelled texts (contrastive), or kept, training only the head (head, "
+        "fast) (default: %(default)s)",
+    )
+    train.add_argument(
         "--freeze-backbone",
-        action="store_true",
-        help="encode each text once and train only the classification head (fast)",
+        dest="training",
+        nargs=0,
+        const="head",
+        action=DeprecatedAlias,
+        new="--training head",
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
     )
     train.add_argument(
         "--head-init",
@@ -213,7 +227,7 @@ def run(args: argparse.Namespace) -> None:
         pooling=args.pooling,
         max_length=args.max_length,
         long_text=args.long_text,
-        freeze_backbone=args.freeze_backbone,
+        training=args.training,
         head_init=args.head_init,
         precision=args.precision,
         batch_size=args.batch_size,

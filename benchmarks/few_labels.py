@@ -1,0 +1,194 @@
+"""Few labelled texts per topic: topicbert's training modes against SetFit, in one run.
+
+For each size k (texts per label) and draw d, k training texts of each label
+are drawn (``RandomState(d)``) from the BBC training part of the shared
+70/10/20 split; every system is fitted on the same draw and scored on the
+same held-out test part (426 articles). Systems:
+
+- ``tfidf``: TF-IDF + LinearSVC;
+- ``head``: ``BertTopicClassifier(training="head")`` (frozen encoder, logistic head);
+- ``contrastive``: ``BertTopicClassifier(training="contrastive")``;
+- ``full``: ``BertTopicClassifier(training="full")`` (fine-tuning, its defaults);
+- ``setfit``: SetFit itself with the same backbone and its defaults, run by
+  ``benchmarks/_setfit_runner.py`` in another Python environment
+  (``--setfit-python``), since SetFit is never a dependency of topicbert.
+
+    python benchmarks/few_labels.py --setfit-python /path/to/setfit-venv/bin/python
+    python benchmarks/few_labels.py --sizes 8 --draws 3 --systems head contrastive setfit
+    python benchmarks/few_labels.py --smoke   # a trial run on a tiny input
+
+Raw figures (accuracy, macro-F1 and fit seconds per draw, mean and standard
+deviation per size, paired differences against SetFit and against ``head``)
+go to ``benchmarks/results/few-labels-bbc-DATE.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._common import bert_params, label_scores, load_split, parse, parser, tfidf_svc
+from benchmarks._results import write
+
+SYSTEMS = ("tfidf", "head", "contrastive", "full", "setfit")
+RUNNER = Path(__file__).resolve().parent / "_setfit_runner.py"
+
+
+def draw(
+    texts: list[str], labels: list[str], per_label: int, seed: int
+) -> tuple[list[str], list[str]]:
+    """``per_label`` texts of each label, drawn with ``RandomState(seed)``, in a seeded order."""
+    rng = np.random.RandomState(seed)
+    y = np.asarray(labels)
+    chosen = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == label), per_label, replace=False)
+            for label in sorted(set(labels))
+        ]
+    )
+    rng.shuffle(chosen)
+    return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def fit_topicbert(
+    training: str, args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
+) -> tuple[list[str], float]:
+    from topicbert import BertTopicClassifier
+
+    params = bert_params(
+        args, {"training": training, "random_state": seed, "precision": args.precision}
+    )
+    model = BertTopicClassifier(**params)
+    started = time.perf_counter()
+    model.fit(*train)
+    seconds = time.perf_counter() - started
+    return model.predict(test).tolist(), seconds
+
+
+def fit_tfidf(train: tuple[list[str], list[str]], test: list[str]) -> tuple[list[str], float]:
+    model = tfidf_svc()
+    started = time.perf_counter()
+    model.fit(*train)
+    return model.predict(test).tolist(), time.perf_counter() - started
+
+
+def fit_setfit(
+    args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
+) -> tuple[list[str], float]:
+    """SetFit in its own environment: texts in, predictions and its fit seconds out."""
+    python, backbone, max_length = args.setfit_python, args.backbone, args.max_length
+    with tempfile.TemporaryDirectory() as tmp:
+        request, answer = Path(tmp) / "in.json", Path(tmp) / "out.json"
+        request.write_text(
+            json.dumps(
+                {
+                    "model": backbone,
+                    "texts": train[0],
+                    "labels": train[1],
+                    "test": test,
+                    "seed": seed,
+                    "max_length": max_length,
+                }
+            )
+        )
+        subprocess.run([python, str(RUNNER), str(request), str(answer)], check=True)
+        result = json.loads(answer.read_text())
+    return result["predictions"], float(result["fit_seconds"])
+
+
+def paired(values: dict[str, list[float]], system: str, reference: str) -> dict[str, Any] | None:
+    """Mean and standard deviation of the per-draw difference ``system - reference``."""
+    if system not in values or reference not in values:
+        return None
+    difference = np.asarray(values[system]) - np.asarray(values[reference])
+    spread = float(difference.std(ddof=1)) if len(difference) > 1 else float("nan")
+    return {
+        "mean": float(difference.mean()),
+        "std": spread,
+        "ahead": int((difference > 0).sum()),
+        "behind": int((difference < 0).sum()),
+        "larger_than_spread": bool(len(difference) > 1 and abs(difference.mean()) > spread),
+    }
+
+
+def summarise(runs: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    for size, systems in runs.items():
+        accuracy = {name: [r["accuracy"] for r in rows] for name, rows in systems.items()}
+        summary[size] = {
+            name: {
+                "accuracy_mean": float(np.mean(values)),
+                "accuracy_std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                "macro_f1_mean": float(np.mean([r["macro_f1"] for r in systems[name]])),
+                "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in systems[name]])),
+                "minus_setfit": paired(accuracy, name, "setfit") if name != "setfit" else None,
+                "minus_head": paired(accuracy, name, "head") if name != "head" else None,
+            }
+            for name, values in accuracy.items()
+        }
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    made = parser(__doc__)
+    made.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="texts per label")
+    made.add_argument("--draws", type=int, default=5, help="draws per size (default 5)")
+    made.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    made.add_argument("--setfit-python", help="the Python of an environment with setfit")
+    made.add_argument(
+        "--max-length",
+        type=int,
+        default=256,
+        help="tokens per text for every BERT system (default 256, SetFit's own for MiniLM)",
+    )
+    made.add_argument(
+        "--precision", default="fp32", help="topicbert's precision (default fp32, as SetFit runs)"
+    )
+    args = parse(made, argv, smoke_limit=120)
+    if args.smoke:
+        args.sizes, args.draws = [2], 2
+    split = load_split(limit=args.limit)
+    train_texts, train_labels = split["train"]
+    test_texts, test_labels = split["test"]
+    systems = [s for s in args.systems if s != "setfit" or args.setfit_python]
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    for size in args.sizes:
+        runs[str(size)] = {name: [] for name in systems}
+        for seed in range(args.draws):
+            train = draw(train_texts, train_labels, size, seed)
+            for name in systems:
+                if name == "tfidf":
+                    predicted, seconds = fit_tfidf(train, test_texts)
+                elif name == "setfit":
+                    predicted, seconds = fit_setfit(args, train, test_texts, seed)
+                else:
+                    predicted, seconds = fit_topicbert(name, args, train, test_texts, seed)
+                row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
+                runs[str(size)][name].append(row)
+                print(f"k={size} draw={seed} {name}: {row}", flush=True)
+    write(
+        "few-labels-bbc",
+        {
+            "sizes": args.sizes,
+            "draws": args.draws,
+            "test_texts": len(test_texts),
+            "backbone": args.backbone,
+            "precision": args.precision,
+            "runs": runs,
+            "summary": summarise(runs),
+        },
+        directory=args.results_dir,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Contrastive tuning of the encoder on pairs of texts, for few labelled examples.
+
+SetFit's method: pairs of texts that share a label (positives, target 1) and
+pairs that do not (negatives, target 0); the encoder is tuned so that the
+cosine similarity of a pair's pooled vectors approaches its target (mean
+squared error). The classification head is then fitted on the tuned
+encoder's vectors (``topicbert._frozen_head``), with its cross-validated
+regularisation, threshold tuning and calibration as for ``training="head"``.
+
+Label sets: a positive pair shares at least one label, a negative pair none.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from topicbert._devices import attention_kernels, autocast
+from topicbert._model import TopicModel
+from topicbert._token_batches import collate, micro_batches, token_budget
+from topicbert._tokenizing import Document
+from topicbert._training import optimizer_for
+
+
+@dataclass(frozen=True)
+class PairSettings:
+    """How the encoder is tuned on pairs."""
+
+    iterations: int
+    """Pairs drawn per text: one positive and one negative per iteration."""
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    warmup_ratio: float
+    max_grad_norm: float | None
+    verbose: int
+
+
+def check_pairs_possible(labels: np.ndarray, classes: np.ndarray) -> None:
+    """Refuse labels that make no positive pair, naming them, before any work."""
+    if labels.ndim == 2:
+        shared = labels.T @ labels  # co-occurrence: diagonal = texts per label
+        if not (np.diag(shared) >= 2).any():
+            raise ValueError(
+                "training='contrastive' needs two texts that share a label; every label "
+                "here is carried by one text at most. Label more texts, or use "
+                "training='head'."
+            )
+        return
+    counts = np.bincount(labels, minlength=len(classes))
+    single = [str(classes[i]) for i in np.flatnonzero(counts == 1)]
+    if single:
+        raise ValueError(
+            "training='contrastive' pairs texts of the same label, so it needs at least two "
+            f"texts of each label; {', '.join(map(repr, single))} "
+            f"{'has' if len(single) == 1 else 'have'} one. Label one more text of each, "
+            "or use training='head'."
+        )
+
+
+def draw_pairs(
+    labels: np.ndarray, iterations: int, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs of positions and their targets: per iteration and text, a positive and a negative.
+
+    A text with no partner of one kind (its label's only text, or a label set
+    that every other text shares part of) contributes no pair of that kind.
+    """
+    share = (labels @ labels.T) > 0 if labels.ndim == 2 else labels[:, None] == labels[None, :]
+    overlap, different = share.copy(), ~share
+    np.fill_diagonal(overlap, False)
+    np.fill_diagonal(different, False)
+    first, second, target = [], [], []
+    for _ in range(iterations):
+        for i in range(len(labels)):
+            for partners, value in ((overlap[i], 1.0), (different[i], 0.0)):
+                candidates = np.flatnonzero(partners)
+                if len(candidates):
+                    first.append(i)
+                    second.append(int(candidates[rng.randint(len(candidates))]))
+                    target.append(value)
+    order = rng.permutation(len(first))
+    return (
+        np.asarray(first, dtype=np.int64)[order],
+        np.asarray(second, dtype=np.int64)[order],
+        np.asarray(target, dtype=np.float32)[order],
+    )
+
+
+def _pooled(
+    model: TopicModel, documents: Sequence[Document], indices: np.ndarray, pad_id: int
+) -> torch.Tensor:
+    device = model.classifier.weight.device
+    input_ids, attention_mask, doc_index = collate(documents, indices, pad_id, device)
+    return model.pool(input_ids, attention_mask, doc_index)
+
+
+def tune_on_pairs(
+    model: TopicModel,
+    documents: Sequence[Document],
+    labels: np.ndarray,
+    *,
+    settings: PairSettings,
+    pad_id: int,
+    amp_dtype: torch.dtype | None,
+    rng: np.random.RandomState,
+) -> dict[str, float]:
+    """Tune ``model.encoder`` in place on pairs of ``documents``; return the pass's figures.
+
+    One pass over the pairs, AdamW with linear warm-up and decay, gradients
+    clipped; a batch too long for the device's token budget is split into
+    parts whose gradients add up to the batch's.
+    """
+    from transformers import get_linear_schedule_with_warmup
+
+    device = model.classifier.weight.device
+    first, second, target = draw_pairs(labels, settings.iterations, rng)
+    started = time.perf_counter()
+    n_batches = math.ceil(len(target) / settings.batch_size)
+    optimizer = optimizer_for(model.encoder, settings.learning_rate, settings.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
+        optimizer, round(settings.warmup_ratio * n_batches), max(1, n_batches)
+    )
+    loss_fn = nn.MSELoss(reduction="sum")
+    model.train()
+    total = 0.0
+    progress = tqdm(range(n_batches), desc="pairs", disable=not settings.verbose, leave=False)
+    for step in progress:
+        batch = np.arange(
+            step * settings.batch_size, min(len(target), (step + 1) * settings.batch_size)
+        )
+        optimizer.zero_grad(set_to_none=True)
+        budget = token_budget(device)
+        for part in micro_batches(
+            [[*documents[first[k]], *documents[second[k]]] for k in batch],
+            np.arange(len(batch)),
+            budget,
+        ):
+            rows = batch[part]
+            with autocast(device, amp_dtype), attention_kernels(device):
+                left = _pooled(model, documents, first[rows], pad_id)
+                right = _pooled(model, documents, second[rows], pad_id)
+            similarity = nn.functional.cosine_similarity(left.float(), right.float())
+            goal = torch.as_tensor(target[rows], device=device)
+            loss = loss_fn(similarity, goal) / len(batch)
+            loss.backward()
+            total += float(loss.item()) * len(batch)
+        if settings.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.encoder.parameters(), settings.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        progress.set_postfix(
+            loss=f"{total / min(len(target), (step + 1) * settings.batch_size):.4f}"
+        )
+    model.eval()
+    return {
+        "pair_loss": total / max(1, len(target)),
+        "pairs": float(len(target)),
+        "pair_seconds": time.perf_counter() - started,
+    }
