@@ -175,12 +175,21 @@ def main(argv: list[str] | None = None) -> None:
                 row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
                 runs[str(size)][name].append(row)
                 print(f"k={size} draw={seed} {name}: {row}", flush=True)
+            # kept after every draw, so that a long run stopped early keeps what it measured
+            save(args, runs, len(test_texts), complete=False)
+    save(args, runs, len(test_texts), complete=True)
+
+
+def save(args: Any, runs: dict[str, Any], test_texts: int, *, complete: bool) -> None:
+    """Write the raw figures so far; ``complete`` says whether every draw has run."""
     write(
         "few-labels-bbc",
         {
+            "complete": complete,
             "sizes": args.sizes,
             "draws": args.draws,
-            "test_texts": len(test_texts),
+            "max_length": args.max_length,
+            "test_texts": test_texts,
             "backbone": args.backbone,
             "precision": args.precision,
             "runs": runs,
