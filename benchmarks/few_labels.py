@@ -65,7 +65,13 @@ def fit_topicbert(
     from topicbert import BertTopicClassifier
 
     params = bert_params(
-        args, {"training": training, "random_state": seed, "precision": args.precision}
+        args,
+        {
+            "training": training,
+            "random_state": seed,
+            "precision": args.precision,
+            "max_length": args.max_length,  # the same window as SetFit's
+        },
     )
     model = BertTopicClassifier(**params)
     started = time.perf_counter()

@@ -277,3 +277,31 @@ def test_repeated_cv_calls_a_difference_real_only_beyond_its_corrected_spread() 
     assert not summary["noisy"]["accuracy_minus_tfidf"]["larger_than_spread"]
     assert not summary["one-fold"]["accuracy_minus_tfidf"]["larger_than_spread"]
     assert "accuracy_minus_tfidf" not in summary["tfidf"]
+
+
+def test_few_labels_gives_topicbert_the_same_window_as_setfit(monkeypatch) -> None:
+    sys.path.insert(0, str(ROOT))
+    import argparse
+
+    from benchmarks import few_labels
+
+    import topicbert
+
+    made: list[dict[str, object]] = []
+
+    class Recorder:
+        def __init__(self, **params: object) -> None:
+            made.append(params)
+
+        def fit(self, texts: list[str], labels: list[str]) -> None:
+            pass
+
+        def predict(self, texts: list[str]) -> object:
+            import numpy as np
+
+            return np.array(["a"] * len(texts))
+
+    monkeypatch.setattr(topicbert, "BertTopicClassifier", Recorder)
+    args = argparse.Namespace(backbone="tiny", precision="fp32", max_length=128, smoke=False)
+    few_labels.fit_topicbert("contrastive", args, (["x", "y"], ["a", "b"]), ["z"], seed=0)
+    assert made[0]["max_length"] == 128 and made[0]["training"] == "contrastive"
