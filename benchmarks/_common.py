@@ -37,6 +37,15 @@ SMOKE_DIR = ROOT / "build" / "smoke"
 SMOKE_LIMIT = 60
 """Texts a ``--smoke`` run reads, unless ``--limit`` says otherwise."""
 
+BBC_DESCRIPTIONS = {
+    "business": "Business news: companies, markets, trade, profits and the economy.",
+    "entertainment": "Entertainment news: films, music, television, celebrities and awards.",
+    "politics": "Politics news: the government, elections, parliament, parties and ministers.",
+    "sport": "Sport news: football, rugby, tennis, athletics, matches and players.",
+    "tech": "Technology news: computers, the internet, mobile phones, software and games.",
+}
+"""One sentence per BBC topic, written once before any zero-shot figure was seen."""
+
 
 # ------------------------------------------------------------------ corpora
 def data_path(corpus: str) -> Path:

@@ -296,6 +296,7 @@ def test_freeze_backbone_is_the_old_spelling_of_training_head(
         ("explain", "m", "a text"),
         ("export", "m"),
         ("label-issues", "d.csv"),
+        ("zero-shot", "d.json"),
     ],
 )
 def test_every_command_that_writes_takes_output_and_o(argv: tuple[str, ...]) -> None:
@@ -507,3 +508,60 @@ def test_train_clean_keeps_the_cleaning_in_the_saved_model(
     loaded = BertTopicClassifier.load(out)
     assert isinstance(loaded.cleaner, TextCleaner)
     assert loaded.cleaner.get_params() == {**TextCleaner().get_params(), "stopwords": None}
+
+
+# --- zero-shot models from descriptions -------------------------------------------------
+
+
+def test_zero_shot_saves_a_model_from_json_or_csv_descriptions(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    from tests.test_descriptions import DESCRIPTIONS
+
+    as_json = tmp_path / "topics.json"
+    as_json.write_text(json.dumps(DESCRIPTIONS), encoding="utf-8")
+    as_csv = tmp_path / "topics.csv.gz"
+    with gzip.open(as_csv, "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["label", "description"])
+        for label, value in DESCRIPTIONS.items():
+            for text in [value] if isinstance(value, str) else value:
+                writer.writerow([label, text])
+    texts = make_corpus(5, seed=9)[0]
+    expected = BertTopicClassifier.from_descriptions(
+        DESCRIPTIONS, backbone=str(tiny_bert), max_length=64, device="cpu"
+    ).predict_proba(texts)
+    for source in (as_json, as_csv):
+        out = tmp_path / source.name.split(".")[0]
+        common = ("--backbone", str(tiny_bert), "--max-length", "64", "--device", "cpu")
+        result = run("zero-shot", str(source), *common, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "3 labels (sport, tech, politics)" in result.stdout
+        model = BertTopicClassifier.load(out, device="cpu")
+        assert list(model.classes_) == ["sport", "tech", "politics"]
+        assert abs(model.predict_proba(texts) - expected).max() < 1e-4
+
+
+def test_zero_shot_errors(tiny_bert: Path, tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"a": "first topic", "b": "second topic"}', encoding="utf-8")
+    missing = run("zero-shot", str(good))
+    assert missing.returncode == 2 and "--output MODEL_DIR" in missing.stderr
+    single = run("zero-shot", str(good), "-o", "x", "--similarity-threshold", "0.2")
+    assert single.returncode == 2 and "--multilabel" in single.stderr
+    cases = {
+        "bad.json": ("{not json", "not valid JSON"),
+        "list.json": ('["a", "b"]', "JSON object"),
+        "twice.json": ('{"a": "same", "b": "same"}', "for label 'a' and for label 'b'"),
+        "columns.csv": ("label,text\na,x\nb,y\n", "'description'"),
+        "empty.csv": ("label,description\na,first\nb,\n", "'b' holds ''"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        result = run(
+            "zero-shot", str(path), "--backbone", str(tiny_bert), "-o", str(tmp_path / "m")
+        )
+        assert result.returncode == 1, (name, result.stderr)
+        assert message in result.stderr and result.stderr.count("\n") == 1, (name, result.stderr)
+    assert not (tmp_path / "m").exists()  # nothing written by a refused command

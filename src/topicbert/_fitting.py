@@ -197,7 +197,13 @@ def build_model(estimator: BertTopicClassifier, fit: FitSettings) -> TopicModel:
             "pooling='pooler' needs an encoder with a pooler layer (such as BERT's); "
             "use pooling='mean' or 'cls' for this backbone."
         )
-    model = TopicModel(encoder, len(fit.targets.classes), estimator.dropout, estimator.pooling)
+    model = TopicModel(
+        encoder,
+        len(fit.targets.classes),
+        estimator.dropout,
+        estimator.pooling,
+        estimator.normalize,
+    )
     return model.to(fit.device)
 
 

@@ -64,10 +64,11 @@ def embed(
 
 def encoder_fingerprint(name: str, model: TopicModel, amp_dtype: torch.dtype | None) -> str:
     """Name an encoder's state: its name, pooling, precision and a digest of its weights."""
+    pooling = f"{model.pooling}+normalized" if model.normalize else model.pooling
     digest = hashlib.blake2b(digest_size=16)
     for parameter in model.encoder.parameters():
         digest.update(parameter.detach().reshape(-1)[:1024].float().cpu().numpy().tobytes())
-    return f"{name}|{model.pooling}|{amp_dtype}|{digest.hexdigest()}"
+    return f"{name}|{pooling}|{amp_dtype}|{digest.hexdigest()}"
 
 
 def embed_cached(

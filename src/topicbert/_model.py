@@ -15,10 +15,18 @@ class TopicModel(nn.Module):
     per-label sigmoids) applied only at prediction time.
     """
 
-    def __init__(self, encoder: nn.Module, n_classes: int, dropout: float, pooling: str) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        n_classes: int,
+        dropout: float,
+        pooling: str,
+        normalize: bool = False,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.pooling = pooling
+        self.normalize = normalize
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size(encoder), n_classes)
         pooler = getattr(encoder, "pooler", None)
@@ -37,6 +45,8 @@ class TopicModel(nn.Module):
         Rows of ``input_ids`` are chunks; ``doc_index`` names each chunk's
         document (``None``: one chunk per document). A document's vector is
         the mean of its chunks' vectors, weighted by their token counts.
+        With ``normalize``, each chunk's vector is scaled to unit length
+        first, so that a linear head on it scores cosine similarities.
         """
         output = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
         hidden = output.last_hidden_state if hasattr(output, "last_hidden_state") else output[0]
@@ -48,6 +58,8 @@ class TopicModel(nn.Module):
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         else:
             pooled = hidden[:, 0]
+        if self.normalize:
+            pooled = nn.functional.normalize(pooled.float(), dim=-1).to(pooled.dtype)
         if doc_index is None:
             return pooled
         weights = attention_mask.sum(dim=1, keepdim=True).to(pooled.dtype)

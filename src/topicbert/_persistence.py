@@ -238,7 +238,9 @@ def restore_model(
         lambda: AutoModel.from_config(config),  # type: ignore[no-untyped-call]
     )
     prefix = metadata["weights_prefix"] + "."
-    model = TopicModel(encoder, len(classes), estimator.dropout, estimator.pooling)
+    model = TopicModel(
+        encoder, len(classes), estimator.dropout, estimator.pooling, estimator.normalize
+    )
     state = {}
     for key, value in weights.items():
         if key.startswith("classifier."):

@@ -240,6 +240,7 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
     check_option("precision", p.precision, PRECISIONS)
     check_bool("freeze_backbone", p.freeze_backbone)
     check_option("training", p.training, TRAININGS)
+    check_bool("normalize", p.normalize)
     if p.freeze_backbone and p.training != "full":
         raise ValueError(
             f"freeze_backbone=True and training={p.training!r} disagree; freeze_backbone "

@@ -1,4 +1,4 @@
-"""The ``topicbert`` command line: train, evaluate, predict, explain, serve, export, label-issues.
+"""The ``topicbert`` command line: train or describe, evaluate, predict, explain, serve, export.
 
 ``topicbert train DATA.csv`` reads a labelled CSV file (``.csv`` or
 ``.csv.gz``), removes duplicate texts, holds out a stratified test split,

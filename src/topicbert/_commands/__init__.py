@@ -14,7 +14,8 @@ from topicbert._commands import (
     predict,
     serve,
     train,
+    zero_shot,
 )
 
-COMMANDS = (train, evaluate, predict, explain, serve, export, label_issues)
+COMMANDS = (train, zero_shot, evaluate, predict, explain, serve, export, label_issues)
 """The command modules, in the order ``topicbert --help`` lists them."""

@@ -1,0 +1,170 @@
+"""Zero-shot models made from label descriptions (``BertTopicClassifier.from_descriptions``)."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from topicbert import BertTopicClassifier
+from topicbert.onnx import OnnxTopicClassifier
+
+DESCRIPTIONS = {
+    "sport": "football match goal team player",
+    "tech": ["computer software internet", "phone chip data"],
+    "politics": "election minister vote parliament",
+}
+
+
+def zero_shot(tiny_bert: Path, **params: object) -> BertTopicClassifier:
+    settings: dict[str, object] = {
+        "backbone": str(tiny_bert),
+        "max_length": 64,
+        "device": "cpu",
+        "precision": "fp32",
+        "random_state": 0,
+    }
+    settings.update(params)
+    return BertTopicClassifier.from_descriptions(DESCRIPTIONS, **settings)  # type: ignore[arg-type]
+
+
+def unit_mean_vectors(tiny_bert: Path, texts: list[str]) -> np.ndarray:
+    """Mean-pooled vectors scaled to unit length, computed with transformers alone."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_bert)
+    encoder = AutoModel.from_pretrained(tiny_bert).eval()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=64, return_tensors="pt")
+    with torch.no_grad():
+        hidden = encoder(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    pooled = ((hidden * mask).sum(1) / mask.sum(1)).numpy().astype(np.float64)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def test_probabilities_are_cosine_similarities_over_the_temperature(tiny_bert, held_out):
+    texts = held_out[0][:12]
+    model = zero_shot(tiny_bert, temperature=0.1)
+    assert list(model.classes_) == ["sport", "tech", "politics"]  # the mapping's order
+    centroids = []
+    for value in DESCRIPTIONS.values():
+        group = [value] if isinstance(value, str) else value
+        mean = unit_mean_vectors(tiny_bert, group).mean(axis=0)
+        centroids.append(mean / np.linalg.norm(mean))
+    logits = unit_mean_vectors(tiny_bert, texts) @ np.asarray(centroids).T / 0.1
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-5)
+    assert model.normalize is True and model.labels == ["sport", "tech", "politics"]
+
+
+def test_a_description_is_closest_to_its_own_label(tiny_bert):
+    model = zero_shot(tiny_bert)
+    texts = ["football match goal team player", "election minister vote parliament"]
+    assert model.predict(texts).tolist() == ["sport", "politics"]
+
+
+def test_label_sets_get_independent_scores_around_the_similarity_threshold(tiny_bert, held_out):
+    texts = held_out[0][:10]
+    model = zero_shot(tiny_bert, multilabel=True, similarity_threshold=0.2, temperature=0.1)
+    single = zero_shot(tiny_bert, temperature=0.1)
+    proba = model.predict_proba(texts)
+    # each label's logit is (similarity - 0.2) / 0.1; softmax logits are similarity / 0.1
+    similarity = 0.1 * np.log(single.predict_proba(texts))
+    similarity -= similarity.max(axis=1, keepdims=True)  # known up to a shift per text
+    logit = np.log(proba / (1 - proba))
+    np.testing.assert_allclose(
+        0.1 * logit - (0.1 * logit).max(axis=1, keepdims=True), similarity, atol=1e-5
+    )
+    predicted = model.predict(texts)
+    assert isinstance(predicted, list) and all(isinstance(row, tuple) for row in predicted)
+    assert [set(row) for row in predicted] == [
+        {label for label, p in zip(model.classes_, row_p, strict=True) if p >= 0.5}
+        for row_p in proba
+    ]
+
+
+def test_a_zero_shot_model_saves_loads_pickles_and_exports(tiny_bert, held_out, tmp_path):
+    texts = held_out[0][:20]
+    model = zero_shot(tiny_bert)
+    expected = model.predict_proba(texts)
+    loaded = BertTopicClassifier.load(model.save(tmp_path / "model"))
+    assert loaded.normalize is True
+    np.testing.assert_allclose(loaded.predict_proba(texts), expected, atol=1e-6)
+    np.testing.assert_allclose(pickle.loads(pickle.dumps(model)).predict_proba(texts), expected)
+    exported = OnnxTopicClassifier(model.export_onnx(tmp_path / "onnx"))
+    np.testing.assert_allclose(exported.predict_proba(texts), expected, atol=1e-5)
+    assert exported.predict(texts).tolist() == model.predict(texts).tolist()
+
+
+def test_chunked_long_texts_are_scored_alike_by_the_export(tiny_bert, held_out, tmp_path):
+    """Each window's vector is normalised before windows are averaged, so the export
+    (which averages the windows' logits) stays exact."""
+    texts = [" ".join(held_out[0][i : i + 6]) for i in range(0, 30, 6)]
+    model = zero_shot(tiny_bert, long_text="chunks", max_length=16)
+    exported = OnnxTopicClassifier(model.export_onnx(tmp_path / "onnx"))
+    np.testing.assert_allclose(exported.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+
+
+def test_a_zero_shot_model_can_then_be_fitted(tiny_bert, corpus):
+    model = zero_shot(tiny_bert, training="head")
+    kept = [(text, label) for text, label in zip(*corpus, strict=True) if label in DESCRIPTIONS]
+    texts, labels = [text for text, _ in kept], [label for _, label in kept]
+    model.fit(texts, labels)
+    assert model.normalize is True
+    assert list(model.classes_) == list(DESCRIPTIONS)  # the descriptions' labels, kept
+    assert model.score(texts, labels) > 0.5
+    with pytest.raises(ValueError, match="not in labels"):
+        model.fit(*corpus)  # a label with no description
+
+
+@pytest.mark.parametrize(
+    ("descriptions", "error", "match"),
+    [
+        (["sport", "tech"], TypeError, "mapping"),
+        ({"sport": "Sport news"}, ValueError, "at least two labels"),
+        ({"sport": "Sport news", "tech": ""}, ValueError, "'tech' holds ''"),
+        ({"sport": "Sport news", "tech": []}, TypeError, "non-empty list"),
+        ({"sport": "Sport news", "tech": 3}, TypeError, "'tech'"),
+        ({"sport": "Sport news", "tech": [" sport  NEWS"]}, ValueError, "for label 'sport' and"),
+        ({"sport": ["news", "news"], "tech": "chips"}, ValueError, "'sport' twice"),
+    ],
+)
+def test_bad_descriptions_are_refused_before_any_work(tiny_bert, descriptions, error, match):
+    with pytest.raises(error, match=match):
+        BertTopicClassifier.from_descriptions(descriptions, backbone=str(tiny_bert / "missing"))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"labels": ["a", "b"]}, "sets labels"),
+        ({"normalize": False}, "sets normalize"),
+        ({"temperature": 0}, "temperature"),
+        ({"similarity_threshold": 2.0}, "similarity_threshold"),
+        ({"multilabel": True, "threshold": "tune"}, "cannot tune thresholds"),
+        ({"pooling": "max"}, "pooling"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(tiny_bert, params, match):
+    with pytest.raises(ValueError, match=match):
+        BertTopicClassifier.from_descriptions(
+            {"a": "first", "b": "second"}, backbone=str(tiny_bert / "missing"), **params
+        )
+
+
+def test_unit_length_vectors_are_cached_apart_from_raw_ones(tiny_bert, corpus, held_out):
+    """A frozen encoder's vectors are cached per process; scaled and raw ones must not mix."""
+    from tests.conftest import tiny_classifier
+    from topicbert._embedding_cache import embedding_cache
+
+    texts = held_out[0][20:30]
+    raw = tiny_classifier(tiny_bert, training="head").fit(*corpus)
+    raw.predict_proba(texts)  # caches the same encoder's raw vectors of these texts
+    model = zero_shot(tiny_bert, training="head")  # predicts through the cache
+    after_raw = model.predict_proba(texts)
+    embedding_cache.clear()
+    np.testing.assert_allclose(after_raw, model.predict_proba(texts), atol=1e-6)
