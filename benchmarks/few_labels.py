@@ -9,12 +9,16 @@ same held-out test part (426 articles). Systems:
 - ``head``: ``BertTopicClassifier(training="head")`` (frozen encoder, logistic head);
 - ``contrastive``: ``BertTopicClassifier(training="contrastive")``;
 - ``full``: ``BertTopicClassifier(training="full")`` (fine-tuning, its defaults);
+- ``zero-names`` and ``zero-descriptions`` (size 0, no labelled text):
+  ``BertTopicClassifier.from_descriptions`` with the topics' names, and with
+  one sentence per topic (``BBC_DESCRIPTIONS``, written before any result);
 - ``setfit``: SetFit itself with the same backbone and its defaults, run by
   ``benchmarks/_setfit_runner.py`` in another Python environment
   (``--setfit-python``), since SetFit is never a dependency of topicbert.
 
     python benchmarks/few_labels.py --setfit-python /path/to/setfit-venv/bin/python
     python benchmarks/few_labels.py --sizes 8 --draws 3 --systems head contrastive setfit
+    python benchmarks/few_labels.py --sizes 0  # the zero-shot systems alone
     python benchmarks/few_labels.py --smoke   # a trial run on a tiny input
 
 Raw figures (accuracy, macro-F1 and fit seconds per draw, mean and standard
@@ -36,10 +40,20 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import bert_params, label_scores, load_split, parse, parser, tfidf_svc
+from benchmarks._common import (
+    BBC_DESCRIPTIONS,
+    bert_params,
+    label_scores,
+    load_split,
+    parse,
+    parser,
+    tfidf_svc,
+)
 from benchmarks._results import write
 
 SYSTEMS = ("tfidf", "head", "contrastive", "full", "setfit")
+ZERO_SHOT = ("zero-names", "zero-descriptions")
+"""Systems of size 0: no labelled text, so one run each whatever ``--draws`` says."""
 RUNNER = Path(__file__).resolve().parent / "_setfit_runner.py"
 
 
@@ -76,6 +90,23 @@ def fit_topicbert(
     model = BertTopicClassifier(**params)
     started = time.perf_counter()
     model.fit(*train)
+    seconds = time.perf_counter() - started
+    return model.predict(test).tolist(), seconds
+
+
+def zero_shot(system: str, args: Any, test: list[str]) -> tuple[list[str], float]:
+    """A model from the topics' names or descriptions: its predictions and build seconds."""
+    from topicbert import BertTopicClassifier
+
+    descriptions = (
+        BBC_DESCRIPTIONS
+        if system == "zero-descriptions"
+        else {label: label for label in BBC_DESCRIPTIONS}
+    )
+    params = bert_params(args, {"precision": args.precision, "max_length": args.max_length})
+    params.pop("epochs", None)
+    started = time.perf_counter()
+    model = BertTopicClassifier.from_descriptions(descriptions, **params)
     seconds = time.perf_counter() - started
     return model.predict(test).tolist(), seconds
 
@@ -146,7 +177,13 @@ def summarise(runs: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, A
 
 def main(argv: list[str] | None = None) -> None:
     made = parser(__doc__)
-    made.add_argument("--sizes", type=int, nargs="+", default=[8, 16], help="texts per label")
+    made.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[0, 8, 16],
+        help="texts per label; 0 runs the zero-shot systems (default 0 8 16)",
+    )
     made.add_argument("--draws", type=int, default=5, help="draws per size (default 5)")
     made.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
     made.add_argument("--setfit-python", help="the Python of an environment with setfit")
@@ -161,13 +198,22 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parse(made, argv, smoke_limit=120)
     if args.smoke:
-        args.sizes, args.draws = [2], 2
+        args.sizes, args.draws = [0, 2], 2
     split = load_split(limit=args.limit)
     train_texts, train_labels = split["train"]
     test_texts, test_labels = split["test"]
     systems = [s for s in args.systems if s != "setfit" or args.setfit_python]
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     for size in args.sizes:
+        if size == 0:
+            runs["0"] = {}
+            for name in ZERO_SHOT:
+                predicted, seconds = zero_shot(name, args, test_texts)
+                row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
+                runs["0"][name] = [row]
+                print(f"k=0 {name}: {row}", flush=True)
+            save(args, runs, len(test_texts), complete=False)
+            continue
         runs[str(size)] = {name: [] for name in systems}
         for seed in range(args.draws):
             train = draw(train_texts, train_labels, size, seed)

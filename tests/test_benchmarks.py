@@ -121,6 +121,12 @@ SMOKE_RUNS = [
         id="few_labels",
     ),
     pytest.param(
+        "select_zero_shot.py",
+        ["--backbone", "{backbone}", "--reuters-texts", "30"],
+        "select-zero-shot",
+        id="select_zero_shot",
+    ),
+    pytest.param(
         "main_job.py",
         ["--backbone", "{backbone}", "--precisions", "fp32"],
         "main-job",
