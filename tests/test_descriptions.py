@@ -15,7 +15,7 @@ from topicbert.onnx import OnnxTopicClassifier
 DESCRIPTIONS = {
     "sport": "football match goal team player",
     "tech": ["computer software internet", "phone chip data"],
-    "politics": "election minister vote parliament",
+    "business": "market shares profit bank economy",
 }
 
 
@@ -48,7 +48,7 @@ def unit_mean_vectors(tiny_bert: Path, texts: list[str]) -> np.ndarray:
 def test_probabilities_are_cosine_similarities_over_the_temperature(tiny_bert, held_out):
     texts = held_out[0][:12]
     model = zero_shot(tiny_bert, temperature=0.1)
-    assert list(model.classes_) == ["sport", "tech", "politics"]  # the mapping's order
+    assert list(model.classes_) == ["sport", "tech", "business"]  # the mapping's order
     centroids = []
     for value in DESCRIPTIONS.values():
         group = [value] if isinstance(value, str) else value
@@ -58,13 +58,13 @@ def test_probabilities_are_cosine_similarities_over_the_temperature(tiny_bert, h
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(model.predict_proba(texts), expected, atol=1e-5)
-    assert model.normalize is True and model.labels == ["sport", "tech", "politics"]
+    assert model.normalize is True and model.labels == ["sport", "tech", "business"]
 
 
 def test_a_description_is_closest_to_its_own_label(tiny_bert):
     model = zero_shot(tiny_bert)
-    texts = ["football match goal team player", "election minister vote parliament"]
-    assert model.predict(texts).tolist() == ["sport", "politics"]
+    texts = ["football match goal team player", "market shares profit bank economy"]
+    assert model.predict(texts).tolist() == ["sport", "business"]
 
 
 def test_label_sets_get_independent_scores_around_the_similarity_threshold(tiny_bert, held_out):
@@ -118,7 +118,7 @@ def test_a_zero_shot_model_can_then_be_fitted(tiny_bert, corpus):
     assert list(model.classes_) == list(DESCRIPTIONS)  # the descriptions' labels, kept
     assert model.score(texts, labels) > 0.5
     with pytest.raises(ValueError, match="not in labels"):
-        model.fit(*corpus)  # a label with no description
+        model.fit([*texts, "Rain all day."], [*labels, "weather"])  # a label not described
 
 
 @pytest.mark.parametrize(
@@ -168,3 +168,91 @@ def test_unit_length_vectors_are_cached_apart_from_raw_ones(tiny_bert, corpus, h
     after_raw = model.predict_proba(texts)
     embedding_cache.clear()
     np.testing.assert_allclose(after_raw, model.predict_proba(texts), atol=1e-6)
+
+
+# --- descriptions beside labelled texts ---------------------------------------------------
+
+
+def few_labelled(corpus, per_label: int = 4) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for text, label in zip(*corpus, strict=True):
+        if label in DESCRIPTIONS and labels.count(label) < per_label:
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+def as_examples() -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for label, value in DESCRIPTIONS.items():
+        for text in [value] if isinstance(value, str) else value:
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+def test_fit_adds_each_description_as_an_example_of_its_label(tiny_bert, corpus, held_out):
+    from tests.conftest import tiny_classifier
+
+    texts, labels = few_labelled(corpus)
+    extra_texts, extra_labels = as_examples()
+    described = tiny_classifier(tiny_bert, training="head", descriptions=DESCRIPTIONS)
+    described.fit(texts, labels)
+    by_hand = tiny_classifier(tiny_bert, training="head").fit(
+        texts + extra_texts, labels + extra_labels
+    )
+    plain = tiny_classifier(tiny_bert, training="head").fit(texts, labels)
+    probe = held_out[0][:20]
+    np.testing.assert_allclose(described.predict_proba(probe), by_hand.predict_proba(probe))
+    assert np.abs(described.predict_proba(probe) - plain.predict_proba(probe)).max() > 1e-3
+    assert len(described.training_text_hashes_) == len(texts)  # the user's texts only
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_descriptions_are_training_examples_never_held_out(tiny_bert, corpus, multilabel):
+    from tests.conftest import tiny_classifier
+    from topicbert._fitting import prepare
+
+    texts, labels = few_labelled(corpus)
+    y = [(label,) for label in labels] if multilabel else labels
+    model = tiny_classifier(
+        tiny_bert, descriptions=DESCRIPTIONS, early_stopping=True, validation_fraction=0.25
+    )
+    fit = prepare(model, texts, y)
+    n, extra = len(texts), len(as_examples()[0])
+    assert fit.valid_index is not None and fit.valid_index.max() < n
+    assert set(range(n, n + extra)) <= set(fit.train_index.tolist())
+    assert len(fit.documents) == len(fit.labels) == n + extra
+    classes = fit.targets.classes.tolist()
+    added = fit.labels[n:]
+    if multilabel:
+        assert added.shape == (extra, len(classes)) and (added.sum(axis=1) == 1).all()
+        added = added.argmax(axis=1)
+    assert [classes[i] for i in added] == as_examples()[1]
+
+
+def test_a_description_of_a_label_without_texts_is_refused(tiny_bert, corpus):
+    from tests.conftest import tiny_classifier
+
+    texts, labels = few_labelled(corpus)
+    kept = [(t, label) for t, label in zip(texts, labels, strict=True) if label != "business"]
+    model = tiny_classifier(tiny_bert, descriptions=DESCRIPTIONS)
+    with pytest.raises(ValueError, match="describes 'business', which the training labels lack"):
+        model.fit([t for t, _ in kept], [label for _, label in kept])
+    assert not hasattr(model, "classes_")
+    with pytest.raises(ValueError, match="non-empty"):
+        tiny_classifier(tiny_bert, descriptions={"a": "", "b": "x"}).fit(texts, labels)
+
+
+def test_a_saved_zero_shot_model_keeps_its_descriptions_for_a_later_fit(
+    tiny_bert, corpus, tmp_path
+):
+    model = zero_shot(tiny_bert, training="head")
+    loaded = BertTopicClassifier.load(model.save(tmp_path / "model"))
+    assert loaded.descriptions == DESCRIPTIONS
+    assert list(loaded.descriptions) == list(DESCRIPTIONS)  # order kept
+    texts, labels = few_labelled(corpus)
+    refitted = loaded.fit(texts, labels)
+    expected = model.fit(texts, labels)
+    probe = corpus[0][:10]
+    np.testing.assert_allclose(refitted.predict_proba(probe), expected.predict_proba(probe))

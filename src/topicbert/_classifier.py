@@ -105,6 +105,13 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         mean, the first ([CLS]) token, or the encoder's own pooler output
         (BERT's dense + tanh over [CLS], which makes the saved model loadable by
         ``AutoModelForSequenceClassification``).
+    descriptions : mapping, default=None
+        A description of some or all labels: each label to a text or a list
+        of texts (see :meth:`from_descriptions`). ``fit`` adds each
+        description to the training texts as an example of its label (never
+        to a validation split). A model made with :meth:`from_descriptions`
+        keeps its descriptions here, so that fitting it on labelled texts
+        uses both.
     normalize : bool, default=False
         Scale each pooled vector to unit length before the head, so that the
         head scores cosine similarities, as sentence encoders are used. Models
@@ -259,6 +266,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         min_confidence: float | None = None,
         abstain_label: Any = None,
         pooling: str = "mean",
+        descriptions: Mapping[Any, str | Sequence[str]] | None = None,
         normalize: bool = False,
         max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
@@ -296,6 +304,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         self.min_confidence = min_confidence
         self.abstain_label = abstain_label
         self.pooling = pooling
+        self.descriptions = descriptions
         self.normalize = normalize
         self.max_length = max_length
         self.long_text = long_text
@@ -339,6 +348,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         from topicbert._cleaning import check_cleaner
 
         check_cleaner(self.cleaner)
+        if self.descriptions is not None:
+            from topicbert._descriptions import check_descriptions
+
+            check_descriptions(self.descriptions)
 
     def _training_mode(self) -> str:
         """``training``, or ``"head"`` where the deprecated ``freeze_backbone`` says so."""
@@ -443,8 +456,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         **params
             Any other parameter of :class:`BertTopicClassifier` (``backbone``,
             ``multilabel``, ``cleaner``, ``max_length``, ``device``,
-            ``min_confidence``, ...); ``labels`` and ``normalize`` are set from
-            the descriptions.
+            ``min_confidence``, ...); ``labels``, ``descriptions`` and
+            ``normalize`` are set from the descriptions.
 
         Returns
         -------
@@ -480,7 +493,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             similarity_threshold = DEFAULT_SIMILARITY_THRESHOLD
         check_number("temperature", temperature, float, 0, None, closed="neither", owner=OWNER)
         check_number("similarity_threshold", similarity_threshold, float, -1, 1, owner=OWNER)
-        estimator = cls(labels=labels, normalize=True, **params)
+        estimator = cls(labels=labels, descriptions=descriptions, normalize=True, **params)
         estimator._validate_params()
         if estimator.multilabel == "auto":
             estimator.multilabel = False

@@ -10,6 +10,7 @@ probability at 0.5 where the similarity equals ``similarity_threshold``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     import torch
 
     from topicbert._classifier import BertTopicClassifier
+    from topicbert._targets import Targets
 
 DEFAULT_TEMPERATURE = 0.03
 """Cosine similarity per unit of logit: the lowest mean log-loss over BBC's validation
@@ -29,7 +31,7 @@ DEFAULT_SIMILARITY_THRESHOLD = 0.25
 Reuters training wires against the topics' names, ``benchmarks/select_zero_shot.py``."""
 
 OWNER = "BertTopicClassifier.from_descriptions"
-FIXED_PARAMS = ("labels", "normalize")
+FIXED_PARAMS = ("labels", "descriptions", "normalize")
 """Parameters ``from_descriptions`` sets itself."""
 
 
@@ -126,7 +128,9 @@ def build_from_descriptions(
     multilabel = estimator.multilabel is True
     y = [(labels[i],) for i in owners] if multilabel else [labels[i] for i in owners]
     # the descriptions are read like training texts, with no split and no training
-    reader = clone(estimator).set_params(early_stopping=False, training="head", threshold=0.5)
+    reader = clone(estimator).set_params(
+        descriptions=None, early_stopping=False, training="head", threshold=0.5
+    )
     fit = prepare(reader, estimator._clean(flat), y)
     with seeded(fit.seed, fit.device):
         model = build_model(estimator, fit).eval()
@@ -147,3 +151,39 @@ def build_from_descriptions(
     estimator.backbone_name_ = fit.backbone.name
     estimator.history_ = []
     estimator.training_text_hashes_ = None
+
+
+def description_examples(descriptions: object, targets: Targets) -> tuple[list[str], np.ndarray]:
+    """The descriptions as training examples: their texts and targets in ``targets``' terms.
+
+    Refuses a description of a label that the training labels lack.
+    """
+    labels, groups = check_descriptions(descriptions)
+    index = {label: i for i, label in enumerate(targets.classes.tolist())}
+    unknown = [label for label in labels if label not in index]
+    if unknown:
+        raise ValueError(
+            f"descriptions= describes {', '.join(map(repr, unknown))}, which the training "
+            f"labels lack (they are {targets.classes.tolist()!r}); describe only those labels, "
+            "or list every label in labels=."
+        )
+    owners = np.repeat([index[label] for label in labels], [len(group) for group in groups])
+    texts = [text for group in groups for text in group]
+    if targets.multilabel:
+        rows = np.zeros((len(owners), len(targets.classes)), dtype=targets.encoded.dtype)
+        rows[np.arange(len(owners)), owners] = 1
+    else:
+        rows = owners.astype(targets.encoded.dtype)
+    return texts, rows
+
+
+def with_examples(
+    targets: Targets, train_index: np.ndarray, rows: np.ndarray
+) -> tuple[Targets, np.ndarray]:
+    """``targets`` with ``rows`` appended, and their positions added to the training part."""
+    n = len(targets.encoded)
+    encoded = np.concatenate([targets.encoded, rows])
+    return (
+        dataclasses.replace(targets, encoded=encoded),
+        np.concatenate([train_index, np.arange(n, n + len(rows))]),
+    )

@@ -17,7 +17,7 @@ import numbers
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,9 @@ def to_json_value(value: object, *, what: str) -> object:
 
     numpy scalars and arrays become plain numbers and lists; a tuple becomes
     ``{"tuple": [...]}`` so that it comes back as a tuple (a list label would
-    not be hashable). Anything else JSON cannot hold is a ``TypeError`` naming
-    ``what``.
+    not be hashable), and a mapping ``{"mapping": [[key, value], ...]}`` so
+    that its keys keep their type and order. Anything else JSON cannot hold
+    is a ``TypeError`` naming ``what``.
     """
     if isinstance(value, np.generic):
         value = value.item()
@@ -61,6 +62,13 @@ def to_json_value(value: object, *, what: str) -> object:
         return {"tuple": [to_json_value(item, what=what) for item in value]}
     if isinstance(value, list):
         return [to_json_value(item, what=what) for item in value]
+    if isinstance(value, Mapping):  # keys of any JSON-able kind, in order
+        return {
+            "mapping": [
+                [to_json_value(key, what=what), to_json_value(item, what=what)]
+                for key, item in value.items()
+            ]
+        }
     raise TypeError(
         f"{what} holds a {type(value).__name__} ({value!r}); only str, int, float, bool, "
         "None and tuples or lists of them can be saved."
@@ -70,6 +78,8 @@ def to_json_value(value: object, *, what: str) -> object:
 def from_json_value(value: object) -> Any:
     """Invert :func:`to_json_value`."""
     if isinstance(value, dict):
+        if set(value) == {"mapping"} and isinstance(value["mapping"], list):
+            return {from_json_value(key): from_json_value(item) for key, item in value["mapping"]}
         if set(value) != {"tuple"} or not isinstance(value["tuple"], list):
             raise ValueError(f"unexpected object {value!r}")
         return tuple(from_json_value(item) for item in value["tuple"])

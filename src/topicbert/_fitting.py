@@ -90,6 +90,11 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
             stacklevel=3,
         )
     targets = check_targets(estimator, y, len(texts))
+    described: tuple[list[str], np.ndarray] | None = None
+    if estimator.descriptions is not None:
+        from topicbert._descriptions import description_examples
+
+        described = description_examples(estimator.descriptions, targets)
     rank, world_size, device = distributed_context(resolve_device(estimator.device))
     amp_dtype = resolve_precision(estimator.precision, device)
     backbone = resolve_backbone(estimator.backbone)
@@ -99,6 +104,11 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
     check_tokenizer(tokenizer, backbone.name)
     train_index, valid_index = training_split(estimator, targets, seed)
     documents = estimator._tokenize(tokenizer, texts)
+    if described is not None:  # extra training examples, never held out
+        from topicbert._descriptions import with_examples
+
+        targets, train_index = with_examples(targets, train_index, described[1])
+        documents += estimator._tokenize(tokenizer, estimator._clean(described[0]))
     return FitSettings(
         documents=documents,
         targets=targets,
