@@ -8,6 +8,8 @@ same held-out test part (426 articles). Systems:
 - ``tfidf``: TF-IDF + LinearSVC;
 - ``head``: ``BertTopicClassifier(training="head")`` (frozen encoder, logistic head);
 - ``contrastive``: ``BertTopicClassifier(training="contrastive")``;
+- ``contrastive-descriptions``: the same with ``descriptions=BBC_DESCRIPTIONS``
+  (each topic's sentence one more training example);
 - ``full``: ``BertTopicClassifier(training="full")`` (fine-tuning, its defaults);
 - ``zero-names`` and ``zero-descriptions`` (size 0, no labelled text):
   ``BertTopicClassifier.from_descriptions`` with the topics' names, and with
@@ -51,7 +53,7 @@ from benchmarks._common import (
 )
 from benchmarks._results import write
 
-SYSTEMS = ("tfidf", "head", "contrastive", "full", "setfit")
+SYSTEMS = ("tfidf", "head", "contrastive", "contrastive-descriptions", "full", "setfit")
 ZERO_SHOT = ("zero-names", "zero-descriptions")
 """Systems of size 0: no labelled text, so one run each whatever ``--draws`` says."""
 RUNNER = Path(__file__).resolve().parent / "_setfit_runner.py"
@@ -74,14 +76,16 @@ def draw(
 
 
 def fit_topicbert(
-    training: str, args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
+    system: str, args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
 ) -> tuple[list[str], float]:
     from topicbert import BertTopicClassifier
 
+    training, _, extra = system.partition("-")
     params = bert_params(
         args,
         {
             "training": training,
+            "descriptions": BBC_DESCRIPTIONS if extra == "descriptions" else None,
             "random_state": seed,
             "precision": args.precision,
             "max_length": args.max_length,  # the same window as SetFit's

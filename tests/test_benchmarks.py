@@ -311,3 +311,7 @@ def test_few_labels_gives_topicbert_the_same_window_as_setfit(monkeypatch) -> No
     args = argparse.Namespace(backbone="tiny", precision="fp32", max_length=128, smoke=False)
     few_labels.fit_topicbert("contrastive", args, (["x", "y"], ["a", "b"]), ["z"], seed=0)
     assert made[0]["max_length"] == 128 and made[0]["training"] == "contrastive"
+    assert made[0]["descriptions"] is None
+    few_labels.fit_topicbert("contrastive-descriptions", args, (["x"], ["a"]), ["z"], seed=0)
+    assert made[1]["training"] == "contrastive"
+    assert made[1]["descriptions"] == few_labels.BBC_DESCRIPTIONS
