@@ -23,7 +23,7 @@ LAYERS = [
         "_model",
         "_probabilities",
     ],
-    ["_targets", "_thresholds", "_multilabel_metrics", "_decision"],
+    ["_targets", "_thresholds", "_multilabel_metrics", "_decision", "_descriptions"],
     ["_devices", "_token_batches", "_backbones", "_cleaning", "_plotting"],
     ["_inference"],
     ["_training", "_frozen_head", "_contrastive"],

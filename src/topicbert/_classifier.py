@@ -477,9 +477,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             DEFAULT_TEMPERATURE,
             FIXED_PARAMS,
             OWNER,
-            build_from_descriptions,
             check_descriptions,
         )
+        from topicbert._fitting import build_from_descriptions
         from topicbert._validation import check_number
 
         labels, texts = check_descriptions(descriptions)

@@ -19,7 +19,6 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-    from topicbert._classifier import BertTopicClassifier
     from topicbert._targets import Targets
 
 DEFAULT_TEMPERATURE = 0.03
@@ -106,51 +105,6 @@ def set_description_head(
     with torch.no_grad():
         classifier.weight.copy_(torch.as_tensor(centroids / temperature))
         classifier.bias.copy_(torch.as_tensor(bias / temperature))
-
-
-def build_from_descriptions(
-    estimator: BertTopicClassifier,
-    texts: list[list[str]],
-    *,
-    temperature: float,
-    similarity_threshold: float,
-) -> None:
-    """Give ``estimator`` (labels and ``normalize`` set) a model made from ``texts``."""
-    from sklearn.base import clone
-
-    from topicbert._devices import seeded
-    from topicbert._fitting import build_model, prepare
-    from topicbert._inference import embed
-
-    labels = list(estimator.labels or [])
-    flat = [text for group in texts for text in group]
-    owners = np.repeat(np.arange(len(labels)), [len(group) for group in texts])
-    multilabel = estimator.multilabel is True
-    y = [(labels[i],) for i in owners] if multilabel else [labels[i] for i in owners]
-    # the descriptions are read like training texts, with no split and no training
-    reader = clone(estimator).set_params(
-        descriptions=None, early_stopping=False, training="head", threshold=0.5
-    )
-    fit = prepare(reader, estimator._clean(flat), y)
-    with seeded(fit.seed, fit.device):
-        model = build_model(estimator, fit).eval()
-    estimator.model_ = model
-    estimator.tokenizer_ = fit.tokenizer
-    estimator.device_ = fit.device
-    vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
-    set_description_head(
-        model.classifier,
-        vectors,
-        owners,
-        temperature=temperature,
-        similarity_threshold=similarity_threshold if multilabel else None,
-    )
-    estimator.classes_ = fit.targets.classes
-    estimator.target_kind_ = fit.targets.kind
-    estimator.thresholds_ = None
-    estimator.backbone_name_ = fit.backbone.name
-    estimator.history_ = []
-    estimator.training_text_hashes_ = None
 
 
 def description_examples(descriptions: object, targets: Targets) -> tuple[list[str], np.ndarray]:

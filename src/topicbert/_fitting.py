@@ -7,6 +7,8 @@ on it; :func:`train_model` trains it the way the estimator's parameters say,
 with callbacks and history; :func:`tune_thresholds` sets multi-label
 thresholds on texts the model was not fitted on. The estimator's ``fit``
 calls them in that order and owns what is kept or put back.
+:func:`build_from_descriptions` makes a model from label descriptions with
+the same steps and no training (``BertTopicClassifier.from_descriptions``).
 """
 
 from __future__ import annotations
@@ -123,6 +125,54 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         rank=rank,
         world_size=world_size,
     )
+
+
+def build_from_descriptions(
+    estimator: BertTopicClassifier,
+    texts: list[list[str]],
+    *,
+    temperature: float,
+    similarity_threshold: float,
+) -> None:
+    """Give ``estimator`` (labels and ``normalize`` set) a model made from ``texts``.
+
+    Each label's ``texts`` are its descriptions (see ``topicbert._descriptions``).
+    """
+    from sklearn.base import clone
+
+    from topicbert._descriptions import set_description_head
+    from topicbert._devices import seeded
+    from topicbert._inference import embed
+
+    labels = list(estimator.labels or [])
+    flat = [text for group in texts for text in group]
+    owners = np.repeat(np.arange(len(labels)), [len(group) for group in texts])
+    multilabel = estimator.multilabel is True
+    y = [(labels[i],) for i in owners] if multilabel else [labels[i] for i in owners]
+    # the descriptions are read like training texts, with no split and no training
+    reader = clone(estimator).set_params(
+        descriptions=None, early_stopping=False, training="head", threshold=0.5
+    )
+    fit = prepare(reader, estimator._clean(flat), y)
+    with seeded(fit.seed, fit.device):
+        model = build_model(estimator, fit).eval()
+    estimator.model_ = model
+    estimator.tokenizer_ = fit.tokenizer
+    estimator.device_ = fit.device
+    vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
+    set_description_head(
+        model.classifier,
+        vectors,
+        owners,
+        temperature=temperature,
+        similarity_threshold=similarity_threshold if multilabel else None,
+    )
+    estimator.classes_ = fit.targets.classes
+    estimator.target_kind_ = fit.targets.kind
+    estimator.thresholds_ = None
+    estimator.backbone_name_ = fit.backbone.name
+    estimator.history_ = []
+    estimator.training_text_hashes_ = None
 
 
 def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targets:
