@@ -39,6 +39,7 @@ __all__ = [
     "guess_label_separator",
     "is_multilabel_frame",
     "load_bbc",
+    "read_descriptions",
     "read_labeled_csv",
     "train_val_test_split",
 ]
@@ -99,6 +100,68 @@ def detect_column(
         f"{columns!r}, none named {' / '.join(candidates)}. Pass "
         f"{'text_column' if what == 'texts' else 'label_column'}=... to name it."
     )
+
+
+def read_descriptions(path: str | Path) -> dict[str, Any]:
+    """Read a description of each label from a JSON or CSV file.
+
+    The result is what :meth:`BertTopicClassifier.from_descriptions
+    <topicbert.BertTopicClassifier.from_descriptions>` and its
+    ``descriptions`` parameter take.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.json`` file holding one object that maps each label to a text
+        or a list of texts, or a CSV file (``.csv`` or ``.csv.gz``) with the
+        columns ``label`` and ``description``, one row per description
+        (several rows may share a label).
+
+    Returns
+    -------
+    descriptions : dict
+        Each label, in the file's order, to its description(s).
+    """
+    import csv
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No descriptions file at {str(path)!r}.")
+    if path.suffix == ".json":
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ValueError(
+                f"{str(path)!r} must hold a JSON object mapping each label to its "
+                'description, such as {"sport": "Sport news"}.'
+            )
+        return loaded
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        missing = {"label", "description"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(
+                f"{str(path)!r} needs the columns 'label' and 'description'; "
+                f"{', '.join(sorted(missing))} missing (columns: {reader.fieldnames})."
+            )
+        descriptions: dict[str, list[str]] = {}
+        for line, row in enumerate(reader, start=2):
+            if not row["label"]:
+                raise ValueError(f"{str(path)!r}, line {line}: the label is empty.")
+            descriptions.setdefault(row["label"], []).append(row["description"] or "")
+    return descriptions
+
+
+def _open_text(path: Path) -> Any:
+    """Open a text file for reading, gzip-compressed when named ``*.gz``."""
+    import gzip
+
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
 
 
 def read_labeled_csv(

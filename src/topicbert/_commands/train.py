@@ -106,6 +106,13 @@ def add_parser(commands: Any) -> None:
         help=argparse.SUPPRESS,
     )
     train.add_argument(
+        "--descriptions",
+        type=Path,
+        metavar="FILE",
+        help="a description of some or all labels (JSON or CSV, as topicbert zero-shot reads), "
+        "each added to the training texts as an example of its label",
+    )
+    train.add_argument(
         "--head-init",
         choices=HEAD_INITS,
         default=defaults["head_init"],
@@ -191,7 +198,12 @@ def describe_labels(data: Any) -> str:
 def run(args: argparse.Namespace) -> None:
     """Train, print the held-out report and save the model with it."""
     from topicbert import BertTopicClassifier, ClassificationReport, TextCleaner
-    from topicbert.datasets import drop_duplicate_texts, read_labeled_csv, train_val_test_split
+    from topicbert.datasets import (
+        drop_duplicate_texts,
+        read_descriptions,
+        read_labeled_csv,
+        train_val_test_split,
+    )
 
     data = read_labeled_csv(
         args.data,
@@ -228,6 +240,7 @@ def run(args: argparse.Namespace) -> None:
         max_length=args.max_length,
         long_text=args.long_text,
         training=args.training,
+        descriptions=None if args.descriptions is None else read_descriptions(args.descriptions),
         head_init=args.head_init,
         precision=args.precision,
         batch_size=args.batch_size,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +10,6 @@ from topicbert._commands._arguments import (
     UsageError,
     add_output,
     non_negative_float,
-    open_text,
     positive_int,
 )
 
@@ -85,40 +82,10 @@ def add_parser(commands: Any) -> None:
     command.set_defaults(handler=run)
 
 
-def read_descriptions(path: Path) -> dict[str, list[str]]:
-    """The labels and their descriptions in the file's order, from JSON or CSV."""
-    if not path.is_file():
-        raise FileNotFoundError(f"No descriptions file at {str(path)!r}.")
-    if path.suffix == ".json":
-        try:
-            loaded = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{str(path)!r} is not valid JSON: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ValueError(
-                f"{str(path)!r} must hold a JSON object mapping each label to its "
-                'description, such as {"sport": "Sport news"}.'
-            )
-        return loaded
-    with open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        missing = {"label", "description"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(
-                f"{str(path)!r} needs the columns 'label' and 'description'; "
-                f"{', '.join(sorted(missing))} missing (columns: {reader.fieldnames})."
-            )
-        descriptions: dict[str, list[str]] = {}
-        for line, row in enumerate(reader, start=2):
-            if not row["label"]:
-                raise ValueError(f"{str(path)!r}, line {line}: the label is empty.")
-            descriptions.setdefault(row["label"], []).append(row["description"] or "")
-    return descriptions
-
-
 def run(args: argparse.Namespace) -> None:
     """Build the model from the descriptions, save it and say what it knows."""
     from topicbert import BertTopicClassifier
+    from topicbert.datasets import read_descriptions
 
     if args.output is None:
         raise UsageError("the directory to save the model to is missing: give --output MODEL_DIR")
