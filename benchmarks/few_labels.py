@@ -108,7 +108,6 @@ def zero_shot(system: str, args: Any, test: list[str]) -> tuple[list[str], float
         else {label: label for label in BBC_DESCRIPTIONS}
     )
     params = bert_params(args, {"precision": args.precision, "max_length": args.max_length})
-    params.pop("epochs", None)
     started = time.perf_counter()
     model = BertTopicClassifier.from_descriptions(descriptions, **params)
     seconds = time.perf_counter() - started

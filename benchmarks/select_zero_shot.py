@@ -51,7 +51,6 @@ def similarities(args: Any, descriptions: dict[str, str], texts: list[str]) -> n
     from topicbert import BertTopicClassifier
 
     params = bert_params(args, {"multilabel": True, "max_length": args.max_length})
-    params.pop("epochs", None)
     model = BertTopicClassifier.from_descriptions(
         descriptions, temperature=1.0, similarity_threshold=0.0, **params
     )

@@ -187,6 +187,38 @@ def open_text(path: str | Path, mode: str = "r") -> Any:
     return open(path, mode, encoding="utf-8", newline="")
 
 
+def add_encoder_options(parser: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """``--backbone``, ``--pooling``, ``--max-length``, ``--long-text``: how texts are encoded.
+
+    ``defaults`` are the estimator's parameters, so that each option's default is its own.
+    """
+    from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS
+
+    parser.add_argument(
+        "--backbone",
+        default=defaults["backbone"],
+        help="registered name, local directory or model id (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=defaults["pooling"],
+        help="how token vectors become one text vector (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=positive_int,
+        default=defaults["max_length"],
+        help="tokens per text (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--long-text",
+        choices=LONG_TEXT_STRATEGIES,
+        default=defaults["long_text"],
+        help="what to do with texts longer than --max-length (default: %(default)s)",
+    )
+
+
 def add_model(parser: argparse.ArgumentParser) -> None:
     """The saved model a command reads."""
     parser.add_argument("model", type=Path, metavar="MODEL_DIR", help="saved model directory")

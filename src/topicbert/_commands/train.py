@@ -12,13 +12,14 @@ from topicbert._commands._arguments import (
     DeprecatedAlias,
     add_columns,
     add_data,
+    add_encoder_options,
     add_output,
     add_random_state,
     positive_int,
     share,
     threshold,
 )
-from topicbert._validation import HEAD_INITS, LONG_TEXT_STRATEGIES, POOLINGS, PRECISIONS, TRAININGS
+from topicbert._validation import HEAD_INITS, PRECISIONS, TRAININGS
 
 TEST_FILE_NAME = "test.csv.gz"
 """The held-out texts' file in the ``--output`` directory unless ``--test-output`` is given."""
@@ -64,29 +65,7 @@ def add_parser(commands: Any) -> None:
         help="clean every text with TextCleaner's defaults (HTML, Unicode, whitespace) in "
         "training and, as part of the saved model, in every prediction",
     )
-    train.add_argument(
-        "--backbone",
-        default=defaults["backbone"],
-        help="registered name, local directory or model id (default: %(default)s)",
-    )
-    train.add_argument(
-        "--pooling",
-        choices=POOLINGS,
-        default=defaults["pooling"],
-        help="how token vectors become one text vector (default: %(default)s)",
-    )
-    train.add_argument(
-        "--max-length",
-        type=positive_int,
-        default=defaults["max_length"],
-        help="tokens per text (default: %(default)s)",
-    )
-    train.add_argument(
-        "--long-text",
-        choices=LONG_TEXT_STRATEGIES,
-        default=defaults["long_text"],
-        help="what to do with texts longer than --max-length (default: %(default)s)",
-    )
+    add_encoder_options(train, defaults)
     train.add_argument(
         "--training",
         choices=TRAININGS,

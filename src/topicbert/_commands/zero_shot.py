@@ -8,9 +8,9 @@ from typing import Any
 
 from topicbert._commands._arguments import (
     UsageError,
+    add_encoder_options,
     add_output,
     non_negative_float,
-    positive_int,
 )
 
 
@@ -18,7 +18,6 @@ def add_parser(commands: Any) -> None:
     """Declare ``zero-shot`` and its options."""
     from topicbert import BertTopicClassifier
     from topicbert._descriptions import DEFAULT_SIMILARITY_THRESHOLD, DEFAULT_TEMPERATURE
-    from topicbert._validation import LONG_TEXT_STRATEGIES, POOLINGS
 
     defaults = BertTopicClassifier().get_params()
     command = commands.add_parser(
@@ -39,29 +38,7 @@ def add_parser(commands: Any) -> None:
         help="a .json file, or a .csv or .csv.gz file with label and description columns",
     )
     add_output(command, metavar="MODEL_DIR", help="directory to save the model to (required)")
-    command.add_argument(
-        "--backbone",
-        default=defaults["backbone"],
-        help="registered name, local directory or model id (default: %(default)s)",
-    )
-    command.add_argument(
-        "--pooling",
-        choices=POOLINGS,
-        default=defaults["pooling"],
-        help="how token vectors become one text vector (default: %(default)s)",
-    )
-    command.add_argument(
-        "--max-length",
-        type=positive_int,
-        default=defaults["max_length"],
-        help="tokens per text (default: %(default)s)",
-    )
-    command.add_argument(
-        "--long-text",
-        choices=LONG_TEXT_STRATEGIES,
-        default=defaults["long_text"],
-        help="what to do with texts longer than --max-length (default: %(default)s)",
-    )
+    add_encoder_options(command, defaults)
     command.add_argument(
         "--multilabel",
         action="store_true",
