@@ -32,7 +32,7 @@ LAYERS = [
     ["_onnx_export"],
     ["_fitting"],
     ["_classifier"],
-    ["_evaluation", "_report_rendering", "_explain", "datasets", "quality"],
+    ["_evaluation", "_report_rendering", "_explain", "datasets", "quality", "active"],
     ["topicbert"],
     [
         "integrations",

@@ -572,6 +572,39 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             logits = predict_logits(self.model_, documents, settings)
         return self.decision_rule.probabilities(logits)
 
+    def embed(self, X: Sequence[str]) -> np.ndarray:
+        """Return the fitted encoder's pooled vector of each text.
+
+        These are the vectors the head reads (cleaned, tokenised, pooled and,
+        with ``normalize=True``, of unit length as in prediction). With a frozen
+        or contrastively tuned encoder they come from the embedding cache
+        when this process has already encoded the text.
+
+        Parameters
+        ----------
+        X : sequence of str
+            Texts to encode.
+
+        Returns
+        -------
+        vectors : ndarray of shape (n_texts, hidden_size)
+            One float32 vector per text, in input order.
+        """
+        from topicbert._devices import resolve_precision
+        from topicbert._inference import embed, embed_cached
+        from topicbert._model import hidden_size
+
+        check_is_fitted(self)
+        texts = check_texts(X, owner="BertTopicClassifier.embed")
+        if not texts:
+            return np.empty((0, hidden_size(self.model_.encoder)), dtype=np.float32)
+        amp_dtype = resolve_precision(self.precision, self.device_)
+        documents = self._tokenize(self.tokenizer_, self._clean(texts))
+        settings = self._inference_settings(amp_dtype)
+        if self._training_mode() != "full":
+            return embed_cached(self.model_, documents, settings, self._fingerprint(amp_dtype))
+        return embed(self.model_, documents, settings)
+
     def predict(self, X: Sequence[str]) -> Any:
         """Return the most probable label (or, multi-label, the label set) of each text.
 
