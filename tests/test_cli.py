@@ -297,6 +297,7 @@ def test_freeze_backbone_is_the_old_spelling_of_training_head(
         ("export", "m"),
         ("label-issues", "d.csv"),
         ("zero-shot", "d.json"),
+        ("suggest", "m", "d.csv"),
     ],
 )
 def test_every_command_that_writes_takes_output_and_o(argv: tuple[str, ...]) -> None:
@@ -565,3 +566,53 @@ def test_zero_shot_errors(tiny_bert: Path, tmp_path: Path) -> None:
         assert result.returncode == 1, (name, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1, (name, result.stderr)
     assert not (tmp_path / "m").exists()  # nothing written by a refused command
+
+
+# --- suggest -------------------------------------------------------------------------
+
+
+def test_suggest_writes_the_least_sure_texts_and_leaves_labelled_ones_out(
+    saved_model_dir: Path, data_csv: Path, tmp_path: Path, fitted
+) -> None:
+    import numpy as np
+
+    from topicbert.active import uncertainty
+
+    pool = [row["text"] for row in csv.DictReader(data_csv.read_text("utf-8").splitlines())]
+    gz = tmp_path / "pool.csv.gz"
+    gz.write_bytes(gzip.compress(data_csv.read_bytes()))
+    out = tmp_path / "to_label.csv"
+    result = run("suggest", str(saved_model_dir), str(gz), "--n", "6", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(out.read_text("utf-8").splitlines()))
+    assert list(rows[0]) == ["position", "text", "guess", "probability"]
+    proba = fitted.predict_proba(pool)
+    scores = uncertainty(proba, "margin")
+    positions = [int(row["position"]) for row in rows]
+    assert len(positions) == 6
+    # the 6 least sure texts (the pool repeats 5 texts: either copy may come first)
+    assert sorted(scores[positions]) == pytest.approx(sorted(np.sort(scores)[-6:]))
+    for row in rows:
+        i = int(row["position"])
+        assert row["text"] == pool[i]
+        assert row["guess"] == fitted.classes_[proba[i].argmax()]
+        assert float(row["probability"]) == pytest.approx(proba[i].max(), abs=1e-4)
+
+    labelled = tmp_path / "labelled.csv"
+    labelled.write_text(
+        "text,label\n" + "".join(f'"{row["text"]}",x\n' for row in rows), encoding="utf-8"
+    )
+    again = run(
+        "suggest", str(saved_model_dir), str(data_csv), "--n", "6", "--exclude", str(labelled)
+    )
+    assert again.returncode == 0, again.stderr
+    later = list(csv.DictReader(again.stdout.splitlines()))
+    assert not {row["text"] for row in later} & {row["text"] for row in rows}
+
+
+def test_suggest_errors(saved_model_dir: Path, data_csv: Path, tmp_path: Path) -> None:
+    too_many = run("suggest", str(saved_model_dir), str(data_csv), "--n", "500")
+    assert too_many.returncode == 1 and "pool holds only 95 texts" in too_many.stderr
+    missing = run("suggest", str(saved_model_dir), str(tmp_path / "none.csv"))
+    assert missing.returncode == 1 and "No such file" in missing.stderr
+    assert run("suggest", str(saved_model_dir), str(data_csv), "--n", "0").returncode == 2

@@ -13,9 +13,20 @@ from topicbert._commands import (
     label_issues,
     predict,
     serve,
+    suggest,
     train,
     zero_shot,
 )
 
-COMMANDS = (train, zero_shot, evaluate, predict, explain, serve, export, label_issues)
+COMMANDS = (
+    train,
+    zero_shot,
+    evaluate,
+    predict,
+    explain,
+    serve,
+    export,
+    label_issues,
+    suggest,
+)
 """The command modules, in the order ``topicbert --help`` lists them."""
