@@ -129,6 +129,37 @@ def _sync_directory(directory: Path) -> None:
             os.close(descriptor)
 
 
+def write_file_atomically(path: Path, content: bytes) -> None:
+    """Replace ``path`` by ``content`` in one step: readers see the old file or the new one.
+
+    The content is written to a temporary file beside ``path``, flushed to
+    disk and renamed over it, and the directory entry is flushed too, so that
+    a crash at any moment leaves one whole version on disk.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    sync_directory_entry(path.parent)
+
+
+def sync_directory_entry(directory: Path) -> None:
+    """Flush a directory's entries (a file created or renamed in it) to disk."""
+    with contextlib.suppress(OSError):  # directories cannot be opened on every platform
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
 def write_directory_atomically(target: Path, write: Callable[[Path], None], *, marker: str) -> None:
     """Let ``write`` fill a fresh directory, then put it at ``target`` in one step.
 

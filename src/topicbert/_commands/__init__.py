@@ -10,6 +10,7 @@ from topicbert._commands import (
     evaluate,
     explain,
     export,
+    label,
     label_issues,
     predict,
     serve,
@@ -28,5 +29,6 @@ COMMANDS = (
     export,
     label_issues,
     suggest,
+    label,
 )
 """The command modules, in the order ``topicbert --help`` lists them."""

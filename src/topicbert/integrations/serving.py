@@ -175,13 +175,13 @@ def create_app(
     app.extensions["topicbert"] = service
     app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    _register_error_handlers(app, max_body_bytes)
+    register_error_handlers(app, max_body_bytes)
     _register_api(app, service, max_texts, max_text_chars)
     _register_page(app, service, max_text_chars)
     return app
 
 
-def _register_error_handlers(app: Flask, max_body_bytes: int) -> None:
+def register_error_handlers(app: Flask, max_body_bytes: int) -> None:
     """Errors on the API are JSON ``{"error": ...}``, never a traceback."""
     from flask import jsonify, request
     from werkzeug.exceptions import HTTPException
@@ -340,26 +340,40 @@ def make_server(
     OSError
         When the address is in use or cannot be bound.
     """
+    app = create_app(model_path, **options)
+    try:
+        server = bind(app, host=host, port=port, threads=threads)
+    except BaseException:
+        app.extensions["topicbert"].stop()
+        raise
+    server.topicbert_service = app.extensions["topicbert"]
+    return server
+
+
+def bind(app: Flask, *, host: str, port: int, threads: int) -> Any:
+    """A waitress server for ``app`` listening on ``host:port`` (not yet running).
+
+    Raises
+    ------
+    OSError
+        When the address is in use or cannot be bound, saying so.
+    """
     try:
         import waitress.server
     except ImportError as exc:
         raise ImportError(
             "Serving needs waitress; install it with: pip install 'topicbert[serve]'"
         ) from exc
-    app = create_app(model_path, **options)
     try:
-        server = waitress.server.create_server(
+        return waitress.server.create_server(
             app, host=host, port=port, threads=threads, ident="topicbert"
         )
     except OSError as exc:
-        app.extensions["topicbert"].stop()
         raise OSError(
             exc.errno,
             f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another server "
             "running there? Stop it or pick another --port.",
         ) from exc
-    server.topicbert_service = app.extensions["topicbert"]
-    return server
 
 
 def run_until_stopped(server: Any, *, drain_timeout: float = 30.0) -> None:
