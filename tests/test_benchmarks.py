@@ -115,6 +115,13 @@ SMOKE_RUNS = [
         id="repeated_cv-reuters",
     ),
     pytest.param(
+        "active_learning.py",
+        ["--backbone", "{backbone}", "--corpora", "reuters"],
+        "active-learning-reuters",
+        id="active_learning",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
         "few_labels.py",
         ["--backbone", "{backbone}", "--systems", "tfidf", "head", "contrastive"],
         "few-labels-bbc",
