@@ -40,6 +40,9 @@ LAYERS = [
         "integrations.serving",
         "integrations._service",
         "integrations._micro_batching",
+        "integrations.labelling",
+        "integrations._labelling",
+        "integrations._answers",
     ],
     ["cli", "_commands"],
 ]

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from topicbert.integrations._answers import AnswerLog
 from topicbert.integrations._labelling import AlreadyLabelledError, LabellingSession
 from topicbert.integrations.serving import InvalidRequestError, json_object
 
 if TYPE_CHECKING:
     from flask import Flask
 
-__all__ = ["create_labelling_app", "make_labelling_server"]
+__all__ = ["AnswerLog", "LabellingSession", "create_labelling_app", "make_labelling_server"]
 
 
 def _client(value: object) -> str:
