@@ -368,13 +368,9 @@ def test_command_errors(pool_csv: Path, saved_model_dir: Path, tmp_path: Path) -
 
 
 # ------------------------------------------------------------- headless Chromium
-def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
-    pool_csv: Path, saved_model_dir: Path, tmp_path: Path
-) -> None:
+def browser(size: tuple[int, int] = (1100, 900)) -> Any:
+    """Headless Chromium driven by Selenium (skips where either is missing)."""
     webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
     driver_path = "/usr/bin/chromedriver"
     if not Path(driver_path).exists():
         pytest.skip("chromedriver is not installed (apt-get install chromium-driver)")
@@ -382,11 +378,20 @@ def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
     options.binary_location = chromium()
     for flag in FLAGS:
         options.add_argument(flag)
-    options.add_argument("--window-size=1100,900")
+    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
+
+
+def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
+    pool_csv: Path, saved_model_dir: Path, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser()
     output = tmp_path / "labelled.csv"
     args = [str(pool_csv), "-o", str(output), "--model", str(saved_model_dir)]
     process, url = start(args)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
     wait = WebDriverWait(driver, 60)
 
     def shown() -> str:
@@ -429,3 +434,54 @@ def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+@pytest.mark.integration
+def test_bbc_articles_ranked_by_a_zero_shot_model_in_chromium(tmp_path: Path) -> None:
+    """Real weights and articles: the page a user sees first (its screenshot is in the docs)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from topicbert.datasets import drop_duplicate_texts
+
+    from .conftest import BBC_CSV
+
+    data = drop_duplicate_texts(read_labeled_csv(BBC_CSV)).groupby("label").head(8)
+    pool = tmp_path / "unlabelled.csv"
+    data[["text"]].to_csv(pool, index=False)
+    topics = tmp_path / "topics.json"
+    descriptions = {
+        "business": "Business news: companies, markets, trade, profits and the economy.",
+        "entertainment": "Entertainment news: films, music, television, celebrities and awards.",
+        "politics": "Politics news: the government, elections, parliament, parties and ministers.",
+        "sport": "Sport news: football, rugby, tennis, athletics, matches and players.",
+        "tech": "Technology news: computers, the internet, mobile phones, software and games.",
+    }
+    topics.write_text(json.dumps(descriptions), encoding="utf-8")
+    output = tmp_path / "labelled.csv"
+    process, url = start([str(pool), "--descriptions", str(topics), "-o", str(output)])
+    driver = browser((1100, 1000))
+    try:
+        zero_shot = BertTopicClassifier.from_descriptions(descriptions, max_length=256)
+        first = suggest(zero_shot, data["text"].tolist(), 1)[0]
+        driver.get(f"{url}/")
+        wait = WebDriverWait(driver, 120)
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#probabilities tr"))
+        shown = driver.execute_script("return current")  # the item the page holds
+        assert shown["text"] == data["text"].iloc[first]  # the least sure article first
+        truth = dict(zip(data["text"], data["label"], strict=True))
+        for _ in range(2):
+            shown = driver.execute_script("return current")
+            key = str(1 + sorted(descriptions).index(truth[shown["text"]]))
+            driver.find_element(By.TAG_NAME, "body").send_keys(key)
+            wait.until(
+                lambda d, before=shown["id"]: d.execute_script("return current.id") != before
+            )
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#probabilities tr"))
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(ARTIFACTS / "labelling-page-bbc.png"))
+    finally:
+        driver.quit()
+        process.terminate()
+        process.communicate(timeout=30)
+    assert len(rows_of(output)) == 3

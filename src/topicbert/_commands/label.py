@@ -131,9 +131,11 @@ def run(args: argparse.Namespace) -> None:
     labels = _labels(args, model, descriptions)
     if multilabel and any(LABEL_SET_SEPARATOR in label for label in labels):
         raise UsageError(f"labels of label sets may not hold {LABEL_SET_SEPARATOR!r}: {labels}")
+    model_name = f"model in {args.model}"
     if model is None and descriptions is not None:
         from topicbert import BertTopicClassifier
 
+        model_name = "zero-shot model made from the descriptions"
         described = {label: descriptions.get(label, label) for label in labels}
         model = BertTopicClassifier.from_descriptions(described, multilabel=multilabel)
     log = AnswerLog(args.output, multilabel=multilabel)
@@ -142,6 +144,7 @@ def run(args: argparse.Namespace) -> None:
         labels,
         log,
         model=model,
+        model_name=model_name,
         strategy=args.strategy,
         retrain_every=args.retrain_every,
         training=args.training,

@@ -75,6 +75,8 @@ class LabellingSession:
         Where answers go; texts it holds already are never shown.
     model : fitted classifier, optional
         Ranks the pool (least sure first) and shows its probabilities.
+    model_name : str, default="given model"
+        What the page calls ``model``.
     strategy : str, default="margin"
         How :func:`topicbert.active.suggest` ranks.
     retrain_every : int, optional
@@ -95,6 +97,7 @@ class LabellingSession:
         log: AnswerLog,
         *,
         model: Any = None,
+        model_name: str = "given model",
         strategy: str = "margin",
         retrain_every: int | None = None,
         training: str = "head",
@@ -118,7 +121,7 @@ class LabellingSession:
         self.retrain.answers_at_last_start = len(log)
         self._thread: threading.Thread | None = None
         if model is not None:
-            self.state = ModelState(model=model, name="given model")
+            self.state = ModelState(model=model, name=model_name)
             self._rank(model)
 
     # ------------------------------------------------------------------ the pool
