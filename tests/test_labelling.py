@@ -436,6 +436,23 @@ def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
         process.communicate(timeout=30)
 
 
+def test_hostile_text_is_shown_as_text_in_chromium(page: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser()
+    try:
+        driver.get(f"{page}/")
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script("return current") is not None)
+        assert driver.execute_script("return current.text") == HOSTILE
+        shown = driver.find_element(By.ID, "text")
+        assert shown.get_attribute("textContent") == HOSTILE
+        assert not shown.find_elements(By.CSS_SELECTOR, "script, img")
+        assert driver.title == "topicbert · labelling"
+    finally:
+        driver.quit()
+
+
 @pytest.mark.integration
 def test_bbc_articles_ranked_by_a_zero_shot_model_in_chromium(tmp_path: Path) -> None:
     """Real weights and articles: the page a user sees first (its screenshot is in the docs)."""
