@@ -616,3 +616,68 @@ def test_suggest_errors(saved_model_dir: Path, data_csv: Path, tmp_path: Path) -
     missing = run("suggest", str(saved_model_dir), str(tmp_path / "none.csv"))
     assert missing.returncode == 1 and "No such file" in missing.stderr
     assert run("suggest", str(saved_model_dir), str(data_csv), "--n", "0").returncode == 2
+
+
+# --- Parquet in and out --------------------------------------------------------------
+
+
+def test_predict_reads_and_writes_parquet(
+    saved_model_dir: Path, data_csv: Path, tmp_path: Path, tiny_bert: Path, fitted
+) -> None:
+    import numpy as np
+
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rows = list(csv.DictReader(data_csv.read_text("utf-8").splitlines()))
+    source = tmp_path / "news.parquet"
+    table = pyarrow.table({"id": [r["id"] for r in rows], "text": [r["text"] for r in rows]})
+    pq.write_table(table, source, row_group_size=10)  # several row groups
+    out = tmp_path / "labels.parquet"
+    result = run("predict", str(saved_model_dir), str(source), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    written = pq.read_table(out)
+    assert written.column_names == ["label", "p_business", "p_sport", "p_tech"]
+    texts = [r["text"] for r in rows]
+    assert written.column("label").to_pylist() == fitted.predict(texts).tolist()
+    np.testing.assert_allclose(
+        written.column("p_sport").to_pylist(), fitted.predict_proba(texts)[:, 1], atol=1e-6
+    )
+    refused = run("predict", str(saved_model_dir), str(source), "-o", str(out), "--format", "jsonl")
+    assert refused.returncode == 2 and "cannot be written" in refused.stderr
+
+    # label sets: a list column
+    corpus_texts, labels = make_corpus(10, seed=5)
+    sets = [(label, "news") if i % 2 else (label,) for i, label in enumerate(labels)]
+    model = BertTopicClassifier(
+        backbone=str(tiny_bert), training="head", max_length=32, device="cpu", random_state=0
+    ).fit(corpus_texts, sets)
+    model_dir = model.save(tmp_path / "sets-model")
+    out_sets = tmp_path / "sets.parquet"
+    result = run("predict", str(model_dir), str(source), "-o", str(out_sets))
+    assert result.returncode == 0, result.stderr
+    read = pq.read_table(out_sets)
+    labels_type = read.schema.field("labels").type
+    assert pyarrow.types.is_list(labels_type) and pyarrow.types.is_string(labels_type.value_type)
+    expected = [list(row) for row in model.predict(texts)]
+    assert read.column("labels").to_pylist() == expected
+
+
+def test_parquet_texts_are_read_a_batch_at_a_time(tmp_path: Path) -> None:
+    pyarrow = pytest.importorskip("pyarrow")
+    import tracemalloc
+
+    import pyarrow.parquet as pq
+
+    from topicbert._commands.predict import read_parquet_texts
+
+    path = tmp_path / "big.parquet"
+    texts = [f"text {i} " + "word " * 40 for i in range(100_000)]  # 22 MB as Python strings
+    pq.write_table(pyarrow.table({"body": texts}), path, row_group_size=5_000)
+    del texts
+    tracemalloc.start()
+    count = sum(1 for _ in read_parquet_texts(str(path), None))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count == 100_000
+    assert peak < 5_000_000
