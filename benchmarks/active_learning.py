@@ -175,6 +175,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]], full: float, measure: str) 
     }
     summary: dict[str, Any] = {"measure": measure, "full_pool": full, "strategies": {}}
     margin_final = float(values["margin"][:, -1].mean()) if "margin" in values else None
+    summary["margin_final"] = margin_final
     for name, table in values.items():
         entry: dict[str, Any] = {
             "labelled": [int(p["labelled"]) for p in runs[name][0]["points"][:rounds]],
@@ -184,10 +185,23 @@ def summarise(runs: dict[str, list[dict[str, Any]]], full: float, measure: str) 
                 labels_to_reach(r["points"], measure, full - 0.01) for r in runs[name]
             ],
         }
+        # the mean curve over seeds, over every round this strategy ran (random: more)
+        length = min(len(r["points"]) for r in runs[name])
+        mean_curve = [
+            {
+                "labelled": runs[name][0]["points"][i]["labelled"],
+                measure: float(np.mean([r["points"][i][measure] for r in runs[name]])),
+            }
+            for i in range(length)
+        ]
+        entry["mean_within_a_point_of_full_at"] = labels_to_reach(mean_curve, measure, full - 0.01)
         if margin_final is not None:
             entry["to_reach_margin_final"] = [
                 labels_to_reach(r["points"], measure, margin_final) for r in runs[name]
             ]
+            entry["mean_reaches_margin_final_at"] = labels_to_reach(
+                mean_curve, measure, margin_final
+            )
         if name != "random" and "random" in values:
             difference = table - values["random"][:, : table.shape[1]]
             spread = difference.std(axis=0, ddof=1) if len(table) > 1 else np.full(rounds, np.nan)
@@ -219,7 +233,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     made.add_argument("--batch", type=int, default=20, help="texts suggested per round")
     made.add_argument("--max-length", type=int, default=128, help="tokens per text (default 128)")
+    made.add_argument(
+        "--summarise",
+        type=Path,
+        metavar="JSON",
+        help="recompute the summary of a kept raw JSON file from its runs, and stop",
+    )
     args = parse(made, argv, smoke_limit=150)
+    if args.summarise is not None:
+        resummarise(args.summarise)
+        return
     if args.smoke:
         args.seeds, args.rounds, args.random_rounds, args.batch, args.start = 1, 2, 3, 5, 2
     for name in args.corpora:
@@ -239,6 +262,18 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"{name} seed={seed} {strategy}: {last}", flush=True)
             save(args, name, data, runs, full, encode_seconds, complete=False)
         save(args, name, data, runs, full, encode_seconds, complete=True)
+
+
+def resummarise(path: Path) -> None:
+    """Rewrite the summary of a raw JSON file from its runs (the runs are left as they are)."""
+    import json
+
+    raw = json.loads(path.read_text())
+    runs = {name: rows for name, rows in raw["runs"].items() if rows}
+    measure = raw["summary"]["measure"]
+    raw["summary"] = summarise(runs, raw["full_pool"][measure], measure)
+    path.write_text(json.dumps(raw, indent=2) + "\n")
+    print(f"summary rewritten: {path}")
 
 
 def save(
