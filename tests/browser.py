@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,3 +51,17 @@ def screenshot(url: str, path: Path, size: tuple[int, int] = (1200, 1600)) -> Pa
     """Save a PNG screenshot of the page."""
     _run(url, f"--screenshot={path}", f"--window-size={size[0]},{size[1]}")
     return path
+
+
+def webdriver_chromium(size: tuple[int, int]) -> Any:
+    """Headless Chromium driven by Selenium (skips where either is missing)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    driver_path = "/usr/bin/chromedriver"
+    if not Path(driver_path).exists():
+        pytest.skip("chromedriver is not installed (apt-get install chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--window-size={size[0]},{size[1]}")
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))

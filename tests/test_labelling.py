@@ -27,7 +27,7 @@ from topicbert.integrations._answers import AnswerLog
 from topicbert.integrations._labelling import LabellingSession
 from topicbert.integrations.labelling import make_labelling_server
 
-from .browser import FLAGS, chromium
+from .browser import webdriver_chromium
 from .conftest import free_port, make_corpus
 
 HOSTILE = (
@@ -368,27 +368,13 @@ def test_command_errors(pool_csv: Path, saved_model_dir: Path, tmp_path: Path) -
 
 
 # ------------------------------------------------------------- headless Chromium
-def browser(size: tuple[int, int] = (1100, 900)) -> Any:
-    """Headless Chromium driven by Selenium (skips where either is missing)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    driver_path = "/usr/bin/chromedriver"
-    if not Path(driver_path).exists():
-        pytest.skip("chromedriver is not installed (apt-get install chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--window-size={size[0]},{size[1]}")
-    return webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
-
-
 def test_label_ten_by_keyboard_undo_kill_and_restart_in_chromium(
     pool_csv: Path, saved_model_dir: Path, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = browser()
+    driver = webdriver_chromium((1100, 900))
     output = tmp_path / "labelled.csv"
     args = [str(pool_csv), "-o", str(output), "--model", str(saved_model_dir)]
     process, url = start(args)
@@ -440,7 +426,7 @@ def test_hostile_text_is_shown_as_text_in_chromium(page: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = browser()
+    driver = webdriver_chromium((1100, 900))
     try:
         driver.get(f"{page}/")
         WebDriverWait(driver, 60).until(lambda d: d.execute_script("return current") is not None)
@@ -477,7 +463,7 @@ def test_bbc_articles_ranked_by_a_zero_shot_model_in_chromium(tmp_path: Path) ->
     topics.write_text(json.dumps(descriptions), encoding="utf-8")
     output = tmp_path / "labelled.csv"
     process, url = start([str(pool), "--descriptions", str(topics), "-o", str(output)])
-    driver = browser((1100, 1000))
+    driver = webdriver_chromium((1100, 1000))
     try:
         zero_shot = BertTopicClassifier.from_descriptions(descriptions, max_length=256)
         first = suggest(zero_shot, data["text"].tolist(), 1)[0]

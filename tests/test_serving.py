@@ -19,7 +19,7 @@ import pytest
 
 from topicbert.integrations.serving import create_app
 
-from .browser import FLAGS, chromium
+from .browser import webdriver_chromium
 from .conftest import free_port
 
 SPORT = "The team won the cup after a late goal and the coach praised every player."
@@ -208,20 +208,12 @@ def test_real_server_handles_concurrent_requests(server: str) -> None:
 
 
 def test_end_to_end_in_headless_chromium(server: str) -> None:
-    webdriver = pytest.importorskip("selenium.webdriver")
+    pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver_path = "/usr/bin/chromedriver"
-    if not Path(driver_path).exists():
-        pytest.skip("chromedriver is not installed (apt-get install chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium()
-    for flag in FLAGS:
-        options.add_argument(flag)
-    options.add_argument("--window-size=1000,1400")
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver_path))
+    driver = webdriver_chromium((1000, 1400))
     try:
         driver.get(f"{server}/")
         box = driver.find_element(By.ID, "text")

@@ -121,12 +121,7 @@ def _sync_directory(directory: Path) -> None:
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
-    with contextlib.suppress(OSError):  # directories cannot be opened on every platform
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    sync_directory_entry(directory)
 
 
 def write_file_atomically(path: Path, content: bytes) -> None:

@@ -10,7 +10,6 @@ from topicbert._commands._arguments import (
     UsageError,
     add_output,
     add_random_state,
-    open_text,
     positive_int,
 )
 
@@ -83,13 +82,11 @@ def add_parser(commands: Any) -> None:
 
 
 def _read_pool(path: str, text_column: str | None) -> list[str]:
-    from topicbert._commands.predict import read_texts
+    from topicbert._commands.predict import read_file_texts
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"No such file: {path!r}")
-    is_csv = path.endswith((".csv", ".csv.gz")) or text_column is not None
-    with open_text(path) as handle:
-        return list(read_texts(handle, is_csv, text_column, repr(path)))
+    return list(read_file_texts(path, text_column))
 
 
 def _labels(args: argparse.Namespace, model: Any, descriptions: dict[str, Any] | None) -> list[str]:

@@ -79,6 +79,13 @@ def read_texts(
     yield from (row[column] or "" for row in reader)
 
 
+def read_file_texts(path: str, text_column: str | None) -> Iterator[str]:
+    """Yield the texts of a CSV (.csv, .csv.gz) or plain text file, opened and closed here."""
+    is_csv = path.endswith((".csv", ".csv.gz")) or text_column is not None
+    with open_text(path) as handle:
+        yield from read_texts(handle, is_csv, text_column, repr(path))
+
+
 def _pyarrow() -> Any:
     try:
         import pyarrow

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +68,12 @@ def add_parser(commands: Any) -> None:
     suggest.set_defaults(handler=run)
 
 
-def _texts(path: str, text_column: str | None) -> Iterator[str]:
-    from topicbert._commands.predict import read_texts
-
-    is_csv = path.endswith((".csv", ".csv.gz")) or text_column is not None
-    with open_text(path) as handle:
-        yield from read_texts(handle, is_csv, text_column, repr(path))
-
-
 def run(args: argparse.Namespace) -> None:
     """Score the pool once, then read the chosen rows back and write them."""
     import csv
     import sys
 
+    from topicbert._commands.predict import read_file_texts as _texts
     from topicbert._decision import rule_of
     from topicbert._targets import label_lists
     from topicbert.active import suggest, uncertainty
