@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 from sklearn.linear_model import LogisticRegression
@@ -210,9 +212,54 @@ def test_the_multilabel_head_returns_out_of_fold_probabilities() -> None:
             x[fit_rows], targets[fit_rows], chosen_c, None
         )
         expected[held_rows] = x[held_rows] @ fold_coef.T + fold_intercept
-    np.testing.assert_allclose(out_of_fold, 1 / (1 + np.exp(-expected)), atol=1e-6)
+    # the same optimum to the solver's tolerance (the fold was fitted along the C path)
+    np.testing.assert_allclose(out_of_fold, 1 / (1 + np.exp(-expected)), atol=2e-3)
     in_sample = 1 / (1 + np.exp(-(x @ coef.T + intercept)))
     assert not np.allclose(out_of_fold, in_sample, atol=1e-3)
+
+
+def test_the_multilabel_search_follows_the_c_path_from_each_previous_solution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicbert import _frozen_head
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((40, 3))
+    targets = (x[:, :2] > 0).astype(float)
+    real = _frozen_head._logistic_regressions
+    calls: list[tuple[int, Any, Any]] = []
+
+    def recording(rows_x: np.ndarray, *args: Any) -> tuple[np.ndarray, np.ndarray]:
+        result = real(rows_x, *args)
+        calls.append((len(rows_x), args[-1], result))
+        return result
+
+    monkeypatch.setattr(_frozen_head, "_logistic_regressions", recording)
+    fit_multilabel_head(x, targets, balanced=False, seed=0)
+    folds = 5
+    assert len(calls) == folds * len(C_GRID) + 1
+    for position, (_, start, _) in enumerate(calls[:-1]):
+        if position < folds:  # the strongest C starts from zero weights
+            assert start is None
+        else:  # then each fold starts where it stopped at the previous C
+            previous = calls[position - folds][2]
+            assert all(a is b for a, b in zip(start, previous, strict=True))
+    final_rows, final_start, _ = calls[-1]
+    assert final_rows == len(x) and final_start is not None
+
+
+def test_the_multilabel_regressions_reach_one_optimum_from_any_start() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((120, 5))
+    targets = (x[:, :3] + rng.standard_normal((120, 3)) > 0.5).astype(float)
+    cold = _logistic_regressions(x, targets, 0.3, None)
+    elsewhere = (rng.standard_normal((3, 5)), rng.standard_normal(3))
+    warm = _logistic_regressions(x, targets, 0.3, None, elsewhere)
+    np.testing.assert_allclose(
+        1 / (1 + np.exp(-(x @ warm[0].T + warm[1]))),
+        1 / (1 + np.exp(-(x @ cold[0].T + cold[1]))),
+        atol=1e-3,  # the solver's gradient tolerance, as against scikit-learn above
+    )
 
 
 def test_a_balanced_multilabel_head_weighs_a_rare_labels_positives_up() -> None:
