@@ -6,7 +6,9 @@ import os
 import random
 import socket
 import string
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -202,3 +204,52 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def onnx_export(fitted: BertTopicClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``fitted`` exported to ONNX once; tests read it and write nothing into it."""
+    return fitted.export_onnx(tmp_path_factory.mktemp("onnx-export") / "export")
+
+
+@pytest.fixture(scope="session")
+def multilabel_onnx_export(
+    tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A multi-label model (label tuples, tuned thresholds) exported to ONNX once."""
+    texts, labels = corpus
+    sets = [(label, "news") if i % 3 == 0 else (label,) for i, label in enumerate(labels)]
+    model = tiny_classifier(tiny_bert, epochs=2, threshold="tune").fit(texts, sets)
+    return model.export_onnx(tmp_path_factory.mktemp("onnx-export") / "multilabel")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """A local Spark session with two cores, started once for the whole run."""
+    import sys
+
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import this topicbert
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("topicbert-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[Any]:
+    """Ray on this machine with two CPUs, started once for the whole run."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
