@@ -681,3 +681,26 @@ def test_parquet_texts_are_read_a_batch_at_a_time(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert count == 100_000
     assert peak < 5_000_000
+
+
+def test_predict_on_an_engine_refuses_what_it_cannot_do_before_starting_one(
+    saved_model_dir: Path, onnx_export: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "part-0.parquet").write_text("kept")
+    (tmp_path / "notes.txt").write_text("a text\n")
+    cases = {
+        "is not one: write one with 'topicbert export": [str(saved_model_dir), str(data_csv)],
+        "not standard input": [str(onnx_export), "-"],
+        "name it with -o": [str(onnx_export), str(data_csv), "--engine", "ray"],
+        "already exists and is not": [str(onnx_export), str(data_csv), "-o", str(taken)],
+        "neither a Parquet": [str(onnx_export), str(tmp_path / "notes.txt"), "-o", "out"],
+        "does not exist": [str(onnx_export), str(tmp_path / "missing.csv"), "-o", "out"],
+    }  # fmt: skip
+    for message, arguments in cases.items():
+        engine = [] if "--engine" in arguments else ["--engine", "spark"]
+        done = run("predict", *arguments, *engine, "--threads", "1", cwd=tmp_path)
+        assert done.returncode == 2, (message, done.stderr)
+        assert message in done.stderr, done.stderr
+    assert (taken / "part-0.parquet").read_text() == "kept"

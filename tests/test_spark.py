@@ -11,8 +11,9 @@ import pytest
 from topicbert.exceptions import ModelLoadError
 from topicbert.onnx import OnnxTopicClassifier
 
-pytestmark = pytest.mark.slow
+from .test_cli import run as run_cli
 
+pytestmark = pytest.mark.slow
 
 
 def frame(spark: Any, texts: list[str | None], partitions: int = 2) -> Any:
@@ -132,3 +133,33 @@ def test_bad_columns_and_settings_are_refused(spark: Any, onnx_export: Path) -> 
         score_dataframe(df, onnx_export, output="labels")
     with pytest.raises(ValueError, match="threads must be a positive integer"):
         score_dataframe(df, onnx_export, threads=0)
+
+
+def test_the_command_line_scores_a_folder_of_parquet_files_on_spark(
+    onnx_export: Path, held_out: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = held_out[0][:24]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for part, start in enumerate((0, 12)):
+        table = pa.table({"doc": list(range(start, start + 12)), "body": texts[start : start + 12]})
+        pq.write_table(table, corpus / f"part-{part}.parquet")
+    out = tmp_path / "scores"
+    done = run_cli(
+        "predict", str(onnx_export), str(corpus), "--engine", "spark", "--text-column", "body",
+        "--id-column", "doc", "-o", str(out),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scored = pq.read_table(out).to_pandas().sort_values("doc")
+    local = OnnxTopicClassifier(onnx_export)
+    classes = [str(c) for c in local.classes_]
+    assert list(scored.columns) == ["doc", "label", *(f"p_{c}" for c in classes)]
+    assert scored["label"].tolist() == [str(label) for label in local.predict(texts)]
+    proba = scored[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+    np.testing.assert_allclose(proba, local.predict_proba(texts), atol=1e-5)
+    again = run_cli("predict", str(onnx_export), str(corpus), "--engine", "spark", "-o", str(out))
+    assert again.returncode != 0 and "already exists" in again.stderr  # nothing overwritten
+    assert len(pq.read_table(out)) == len(texts)

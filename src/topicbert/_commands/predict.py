@@ -17,6 +17,7 @@ from topicbert._commands._arguments import (
     add_output,
     open_text,
 )
+from topicbert._commands._engines import add_engine_options, run_on_engine
 
 
 def add_parser(commands: Any) -> None:
@@ -53,6 +54,7 @@ def add_parser(commands: Any) -> None:
     add_min_confidence(
         predict, "its label is then empty in CSV, null in JSON (default: the model's setting)"
     )
+    add_engine_options(predict)
     predict.set_defaults(handler=run)
 
 
@@ -144,6 +146,9 @@ def run(args: argparse.Namespace) -> None:
     from topicbert import BertTopicClassifier
     from topicbert._targets import label_lists
 
+    if args.engine != "local":
+        run_on_engine(args)
+        return
     parquet_out = args.output is not None and str(args.output).endswith(PARQUET)
     if parquet_out and args.format != "csv":
         raise UsageError(f"--format {args.format} cannot be written to a {PARQUET} file")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,7 +126,7 @@ def cached_classifier(
 
 
 def score_texts(
-    classifier: OnnxTopicClassifier, texts: Sequence[Any], info: ExportInfo, output: str
+    classifier: OnnxTopicClassifier, texts: Iterable[Any], info: ExportInfo, output: str
 ) -> pd.DataFrame:
     """The output columns for a batch of texts; a missing or non-string text gets nulls.
 
@@ -159,7 +159,8 @@ def score_texts(
             column = pd.array([pd.NA] * len(values), dtype="Float64")
             column[rows] = proba[:, position]
             columns[name] = column
-    return pd.DataFrame(columns)
+    scores: pd.DataFrame = pd.DataFrame(columns)
+    return scores
 
 
 def check_columns(

@@ -107,7 +107,8 @@ class TopicScorer:
         outputs = self.info.columns(self.output)
         kept = check_columns(list(batch.columns), self.text_col, self.id_col, outputs)
         scores = score_texts(self.classifier, batch[self.text_col], self.info, self.output)
-        return pd.concat([batch[kept].reset_index(drop=True), scores], axis=1)
+        result: pd.DataFrame = pd.concat([batch[kept].reset_index(drop=True), scores], axis=1)
+        return result
 
 
 def score_dataset(
@@ -117,7 +118,7 @@ def score_dataset(
     text_col: str = "text",
     id_col: str | None = None,
     output: str = "both",
-    concurrency: int = 1,
+    concurrency: int | tuple[int, int] = 1,
     batch_size: int = 8,
     threads: int = 1,
     min_confidence: float | None = None,
@@ -133,8 +134,12 @@ def score_dataset(
         An ONNX export's directory.
     text_col, id_col, output, batch_size, threads, min_confidence
         As for :class:`TopicScorer`.
-    concurrency : int, default=1
-        Actors, each with its own copy of the model and ``threads`` CPUs.
+    concurrency : int or (int, int), default=1
+        Actors, each with its own copy of the model and ``threads`` CPUs: a
+        fixed number, or ``(min, max)`` for a pool that Ray grows and shrinks.
+        A fixed pool that takes every CPU leaves none for the tasks that read
+        and write the data, and Ray Data then waits forever: leave a CPU free
+        or give a range.
     map_batches_options : mapping, optional
         Further arguments to ``Dataset.map_batches`` (``batch_size``: rows
         per batch, ``num_gpus``, ...).
@@ -154,7 +159,8 @@ def score_dataset(
         When ``model_dir`` is not a usable export (on the driver, before any job).
     """
     check_output(output)
-    check_positive("concurrency", concurrency)
+    for count in concurrency if isinstance(concurrency, tuple) else (concurrency,):
+        check_positive("concurrency", count)
     check_positive("batch_size", batch_size)
     check_positive("threads", threads)
     info = describe_export(model_dir)

@@ -40,7 +40,7 @@ from topicbert.integrations._scoring import (
 __all__ = ["predict_udf", "score_dataframe"]
 
 
-def _pyspark() -> Any:
+def require_pyspark() -> Any:
     try:
         import pyspark.sql
     except ImportError as exc:
@@ -50,7 +50,7 @@ def _pyspark() -> Any:
 
 def _output_fields(info: ExportInfo, output: str) -> list[Any]:
     """The Spark fields of the output columns."""
-    types = _pyspark().types
+    types = require_pyspark().types
     label_type = types.ArrayType(types.StringType()) if info.multilabel else types.StringType()
     fields = []
     for name in info.columns(output):
@@ -97,7 +97,7 @@ def predict_udf(
     topicbert.exceptions.ModelLoadError
         On the driver, before any job, when ``model_dir`` is not a usable export.
     """
-    sql = _pyspark()
+    sql = require_pyspark()
     check_output(output)
     check_positive("batch_size", batch_size)
     check_positive("threads", threads)
@@ -121,7 +121,7 @@ def predict_udf(
         return scores(batches)
 
     function = predict_labels if output == "label" else predict_scores
-    return sql.functions.pandas_udf(function, returnType=return_type)  # type: ignore[call-overload]
+    return sql.functions.pandas_udf(function, returnType=return_type)
 
 
 def score_dataframe(
@@ -168,7 +168,7 @@ def score_dataframe(
     topicbert.exceptions.ModelLoadError
         When ``model_dir`` is not a usable export (on the driver, before any job).
     """
-    sql = _pyspark()
+    sql = require_pyspark()
     check_output(output)
     check_positive("batch_size", batch_size)
     check_positive("threads", threads)

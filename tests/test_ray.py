@@ -1,0 +1,124 @@
+"""Scoring on Ray (two local CPUs) gives what the in-process ONNX runtime gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from topicbert.exceptions import ModelLoadError
+from topicbert.onnx import OnnxTopicClassifier
+
+from .test_cli import run as run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def dataset(ray_local: Any, texts: list[str | None], blocks: int = 2) -> Any:
+    """The texts in ``blocks`` blocks, made before scoring: with two CPUs, two scoring
+    actors would leave no CPU for a repartition running beside them."""
+    frame = pd.DataFrame({"id": range(len(texts)), "text": texts})
+    return ray_local.data.from_pandas(frame).repartition(blocks).materialize()
+
+
+def by_id(ds: Any) -> pd.DataFrame:
+    return ds.to_pandas().sort_values("id").reset_index(drop=True)
+
+
+def test_score_dataset_equals_the_in_process_runtime(
+    ray_local: Any, onnx_export: Path, held_out: tuple[list[str], list[str]]
+) -> None:
+    from topicbert.integrations.ray import score_dataset
+
+    texts = held_out[0][:30]
+    local = OnnxTopicClassifier(onnx_export)
+    classes = [str(c) for c in local.classes_]
+    scored = by_id(score_dataset(dataset(ray_local, texts, blocks=3), onnx_export, concurrency=2))
+    assert list(scored.columns) == ["id", "text", "label", *(f"p_{c}" for c in classes)]
+    assert scored["text"].tolist() == texts
+    assert scored["label"].tolist() == [str(label) for label in local.predict(texts)]
+    proba = scored[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+    np.testing.assert_allclose(proba, local.predict_proba(texts), atol=1e-5)
+
+
+def test_the_scorer_class_works_by_hand_and_on_multilabel_exports(
+    ray_local: Any, multilabel_onnx_export: Path, held_out: tuple[list[str], list[str]]
+) -> None:
+    from topicbert.integrations.ray import TopicScorer
+
+    texts = held_out[0][:20]
+    local = OnnxTopicClassifier(multilabel_onnx_export)
+    scored = by_id(
+        dataset(ray_local, texts).map_batches(
+            TopicScorer,
+            fn_constructor_kwargs={"model_dir": str(multilabel_onnx_export), "id_col": "id"},
+            concurrency=1,
+            batch_format="pandas",
+        )
+    )
+    classes = [str(c) for c in local.classes_]
+    assert list(scored.columns) == ["id", "labels", *(f"p_{c}" for c in classes)]
+    assert [sorted(labels) for labels in scored["labels"]] == [
+        sorted(map(str, labels)) for labels in local.predict(texts)
+    ]
+    proba = scored[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+    np.testing.assert_allclose(proba, local.predict_proba(texts), atol=1e-5)
+
+
+def test_null_texts_get_null_scores_and_empty_blocks_work(
+    ray_local: Any, onnx_export: Path
+) -> None:
+    from topicbert.integrations.ray import score_dataset
+
+    texts: list[str | None] = ["the match ended in a goal", None, "", "shares and profit"]
+    scored = by_id(score_dataset(dataset(ray_local, texts, blocks=8), onnx_export))
+    assert scored["label"].isna().tolist() == [False, True, False, False]
+    probabilities = scored.filter(like="p_")
+    assert probabilities.iloc[1].isna().all()
+    totals = probabilities.drop(index=1).sum(axis=1).to_numpy(dtype=float)
+    np.testing.assert_allclose(totals, 1.0, atol=1e-5)
+    empty = ray_local.data.from_pandas(pd.DataFrame({"id": [], "text": []}, dtype=object))
+    assert score_dataset(empty, onnx_export).count() == 0
+
+
+def test_wrong_models_and_columns_fail_on_the_driver(
+    ray_local: Any, onnx_export: Path, saved_model_dir: Path, tmp_path: Path
+) -> None:
+    from topicbert.integrations.ray import TopicScorer, score_dataset
+
+    ds = dataset(ray_local, ["a text"])
+    with pytest.raises(ModelLoadError, match="not a directory"):
+        score_dataset(ds, tmp_path / "missing")
+    with pytest.raises(ModelLoadError, match="topicbert export"):
+        score_dataset(ds, saved_model_dir)
+    with pytest.raises(ValueError, match="'body' is not a column"):
+        score_dataset(ds, onnx_export, text_col="body")
+    with pytest.raises(ValueError, match=r"already has column\(s\) \['label'\]"):
+        score_dataset(ds.add_column("label", lambda df: df["text"]), onnx_export)
+    with pytest.raises(ValueError, match="concurrency must be a positive integer"):
+        score_dataset(ds, onnx_export, concurrency=0)
+    with pytest.raises(ModelLoadError):
+        TopicScorer(tmp_path / "missing")
+
+
+def test_the_command_line_scores_a_csv_file_on_ray(
+    onnx_export: Path, held_out: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    texts = [text.replace(" ", "\n", 1) for text in held_out[0][:16]]  # quoted newlines
+    source = tmp_path / "news.csv"
+    pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(source, index=False)
+    out = tmp_path / "scores"
+    done = run_cli("predict", str(onnx_export), str(source), "--engine", "ray", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    scored = pq.read_table(out).to_pandas().sort_values("id")
+    local = OnnxTopicClassifier(onnx_export)
+    assert scored["text"].tolist() == texts
+    assert scored["label"].tolist() == [str(label) for label in local.predict(texts)]
+    classes = [str(c) for c in local.classes_]
+    proba = scored[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
+    np.testing.assert_allclose(proba, local.predict_proba(texts), atol=1e-5)
