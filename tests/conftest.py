@@ -226,8 +226,11 @@ def multilabel_onnx_export(
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """A local Spark session with two cores, started once for the whole run."""
+    import shutil
     import sys
 
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java: apt-get install default-jre-headless")
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_PYTHON"] = sys.executable  # the workers import this topicbert

@@ -43,6 +43,9 @@ LAYERS = [
         "integrations.labelling",
         "integrations._labelling",
         "integrations._answers",
+        "integrations.spark",
+        "integrations.ray",
+        "integrations._scoring",
     ],
     ["cli", "_commands"],
 ]

@@ -136,7 +136,10 @@ def test_bad_columns_and_settings_are_refused(spark: Any, onnx_export: Path) -> 
 
 
 def test_the_command_line_scores_a_folder_of_parquet_files_on_spark(
-    onnx_export: Path, held_out: tuple[list[str], list[str]], tmp_path: Path
+    spark: Any,  # skips without Java
+    onnx_export: Path,
+    held_out: tuple[list[str], list[str]],
+    tmp_path: Path,
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
