@@ -115,6 +115,13 @@ SMOKE_RUNS = [
         id="repeated_cv-reuters",
     ),
     pytest.param(
+        "bench_scale_out.py",
+        ["--backbone", "{backbone}", "--exports", "int8"],
+        "scale-out",
+        id="bench_scale_out",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
         "active_learning.py",
         ["--backbone", "{backbone}", "--corpora", "reuters"],
         "active-learning-reuters",
