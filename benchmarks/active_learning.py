@@ -239,9 +239,17 @@ def main(argv: list[str] | None = None) -> None:
         metavar="JSON",
         help="recompute the summary of a kept raw JSON file from its runs, and stop",
     )
+    made.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PNG",
+        help="with --summarise: also draw the curves (mean and spread over seeds) to PNG",
+    )
     args = parse(made, argv, smoke_limit=150)
     if args.summarise is not None:
         resummarise(args.summarise)
+        if args.plot is not None:
+            plot(args.summarise, args.plot)
         return
     if args.smoke:
         args.seeds, args.rounds, args.random_rounds, args.batch, args.start = 1, 2, 3, 5, 2
@@ -274,6 +282,41 @@ def resummarise(path: Path) -> None:
     raw["summary"] = summarise(runs, raw["full_pool"][measure], measure)
     path.write_text(json.dumps(raw, indent=2) + "\n")
     print(f"summary rewritten: {path}")
+
+
+def plot(raw_path: Path, png: Path) -> None:
+    """Each strategy's mean score after each round, with a band of one standard deviation."""
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    raw = json.loads(raw_path.read_text())
+    summary = raw["summary"]
+    measure = summary["measure"]
+    figure, axes = plt.subplots(figsize=(7, 4.2))
+    for name, entry in summary["strategies"].items():
+        labelled = np.array(entry["labelled"])
+        mean = np.array(entry["mean"])
+        (line,) = axes.plot(labelled, mean, marker="o", markersize=3, label=name)
+        if entry["std"] is not None:
+            std = np.array(entry["std"])
+            axes.fill_between(labelled, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+    full = summary["full_pool"]
+    axes.axhline(full, color="grey", linestyle="--", linewidth=1, label="whole pool")
+    axes.axhline(full - 0.01, color="grey", linestyle=":", linewidth=1, label="a point below")
+    seeds = len(next(iter(raw["runs"].values())))
+    axes.set_title(f"{raw['corpus']}: {seeds} seeds, batches of {raw['batch']}")
+    axes.set_xlabel("labelled texts")
+    axes.set_ylabel(measure.replace("_", "-"))
+    axes.legend(loc="lower right", fontsize="small")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)
+    print(f"curves: {png}")
 
 
 def save(

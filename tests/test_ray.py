@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,62 @@ def test_the_command_line_scores_a_csv_file_on_ray(
     classes = [str(c) for c in local.classes_]
     proba = scored[[f"p_{c}" for c in classes]].to_numpy(dtype=float)
     np.testing.assert_allclose(proba, local.predict_proba(texts), atol=1e-5)
+
+
+def test_fit_runs_on_ray_train_workers_and_reports_every_epoch_from_each(
+    ray_local: Any, tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from safetensors.torch import load_file
+
+    def train_loop(config: dict[str, Any]) -> None:  # runs in each Ray Train worker
+        import json
+
+        import torch.distributed as dist
+        from safetensors.torch import save_file
+
+        from topicbert import BertTopicClassifier, Callback
+        from topicbert.integrations.ray import RayReport
+
+        class CountReports(RayReport):
+            def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
+                super().on_epoch_end(estimator, record)
+                reports.append(record)
+
+        class RankZeroOnly(Callback):
+            def on_train_begin(self, estimator: Any) -> None:
+                Path(config["out"], f"plain-callback-rank{dist.get_rank()}").touch()
+
+        reports: list[dict[str, float]] = []
+        model = BertTopicClassifier(
+            backbone=config["backbone"], max_length=64, batch_size=8, epochs=3,
+            learning_rate=3e-3, device="cpu", precision="fp32", random_state=0,
+            early_stopping=True, callbacks=[CountReports(), RankZeroOnly()],
+        )  # fmt: skip
+        model.fit(config["texts"], config["labels"])
+        rank = dist.get_rank()
+        weights = {name: value.contiguous() for name, value in model.model_.state_dict().items()}
+        save_file(weights, str(Path(config["out"], f"weights-rank{rank}.safetensors")))
+        Path(config["out"], f"reports-rank{rank}.json").write_text(json.dumps(reports))
+
+    texts, labels = corpus
+    config = {"backbone": str(tiny_bert), "texts": texts, "labels": labels, "out": str(tmp_path)}
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config=config,
+        scaling_config=ScalingConfig(num_workers=2, use_gpu=False),
+        run_config=RunConfig(storage_path=str(tmp_path / "ray"), name="fit"),
+    )
+    trainer.fit()
+    rank0 = load_file(tmp_path / "weights-rank0.safetensors")
+    rank1 = load_file(tmp_path / "weights-rank1.safetensors")
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:  # DDP on Ray's process group: one model
+        assert (rank0[name] == rank1[name]).all(), name
+    reports = [json.loads((tmp_path / f"reports-rank{r}.json").read_text()) for r in (0, 1)]
+    assert len(reports[0]) == len(reports[1]) >= 1
+    strip = [[{k: v for k, v in r.items() if k != "seconds"} for r in rows] for rows in reports]
+    assert strip[0] == strip[1]  # the same all-reduced figures on both workers
+    assert (tmp_path / "plain-callback-rank0").exists()
+    assert not (tmp_path / "plain-callback-rank1").exists()

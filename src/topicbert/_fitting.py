@@ -270,10 +270,15 @@ def build_model(estimator: BertTopicClassifier, fit: FitSettings) -> TopicModel:
 def train_model(estimator: BertTopicClassifier, fit: FitSettings) -> np.ndarray | None:
     """Train ``estimator.model_`` with callbacks; return out-of-fold probabilities if made.
 
-    Only the first process of a distributed run calls the callbacks: one set
-    of progress bars, one tracked run. Every process records the history.
+    Only the first process of a distributed run calls the callbacks (one set
+    of progress bars, one tracked run), except those whose class sets
+    ``every_rank``. Every process records the history.
     """
-    callbacks = list(estimator.callbacks or []) if fit.rank == 0 else []
+    callbacks = [
+        callback
+        for callback in estimator.callbacks or []
+        if fit.rank == 0 or getattr(callback, "every_rank", False)
+    ]
 
     def on_epoch_end(record: dict[str, float]) -> None:
         estimator.history_.append(record)

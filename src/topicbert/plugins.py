@@ -29,7 +29,7 @@ import importlib
 import warnings
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from torch import nn
@@ -277,7 +277,15 @@ class Callback:
     :meth:`__sklearn_clone__`: by default a deep copy. Callbacks that hold
     live state (an open run, a connection) override it to return a fresh
     callback with the same settings.
+
+    In a distributed fit only the first process calls the hooks (one set of
+    progress bars, one tracked run), unless the class sets :attr:`every_rank`.
     """
+
+    every_rank: ClassVar[bool] = False
+    """True: every process of a distributed fit calls the hooks, the same
+    number of times with the same (all-reduced) records; for hooks that each
+    process must call, such as Ray Train's ``report``."""
 
     def on_train_begin(self, estimator: Any) -> None:
         """Call once before the first epoch."""

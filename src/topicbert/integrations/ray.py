@@ -41,11 +41,46 @@ from topicbert.integrations._scoring import (
     describe_export,
     score_texts,
 )
+from topicbert.plugins import Callback
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TopicScorer", "score_dataset"]
+__all__ = ["RayReport", "TopicScorer", "score_dataset"]
+
+
+class RayReport(Callback):
+    """Reports each epoch's figures to Ray Train or Ray Tune, from every worker.
+
+    Pass it as ``BertTopicClassifier(callbacks=[RayReport()])`` inside a Ray
+    Train ``TorchTrainer``'s training function (``fit`` then runs on Ray's
+    process group as under ``torchrun``) or a Ray Tune trainable: after each
+    epoch it reports the epoch's ``history_`` record (``valid_loss``,
+    ``valid_accuracy``, ... ; the same on every worker, all-reduced), so that
+    Tune's schedulers (ASHA) can stop a bad trial early. Every worker calls it
+    the same number of times, as Ray Train needs.
+
+    Parameters
+    ----------
+    to : {"train", "tune"}, default="train"
+        ``ray.train.report`` (in a ``TorchTrainer``) or ``ray.tune.report``
+        (in a Tune function trainable).
+    """
+
+    every_rank = True
+
+    def __init__(self, to: str = "train") -> None:
+        if to not in ("train", "tune"):
+            raise ValueError(f"to must be 'train' or 'tune', got {to!r}.")
+        self.to = to
+
+    def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
+        """Report the epoch's record."""
+        import ray.train
+        import ray.tune
+
+        report = ray.train.report if self.to == "train" else ray.tune.report
+        report(dict(record))
 
 
 class TopicScorer:
