@@ -56,7 +56,7 @@ def test_the_scorer_class_works_by_hand_and_on_multilabel_exports(
         dataset(ray_local, texts).map_batches(
             TopicScorer,
             fn_constructor_kwargs={"model_dir": str(multilabel_onnx_export), "id_col": "id"},
-            concurrency=1,
+            compute=ray_local.data.ActorPoolStrategy(size=1),
             batch_format="pandas",
         )
     )
@@ -110,7 +110,8 @@ def test_the_command_line_scores_a_csv_file_on_ray(
 ) -> None:
     import pyarrow.parquet as pq
 
-    texts = [text.replace(" ", "\n", 1) for text in held_out[0][:16]]  # quoted newlines
+    # quoted newlines, and first texts that look like numbers
+    texts = ["2024", "17.5"] + [text.replace(" ", "\n", 1) for text in held_out[0][:14]]
     source = tmp_path / "news.csv"
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(source, index=False)
     out = tmp_path / "scores"
@@ -182,3 +183,26 @@ def test_fit_runs_on_ray_train_workers_and_reports_every_epoch_from_each(
     assert strip[0] == strip[1]  # the same all-reduced figures on both workers
     assert (tmp_path / "plain-callback-rank0").exists()
     assert not (tmp_path / "plain-callback-rank1").exists()
+
+
+def test_blocks_of_only_null_texts_keep_the_score_types(
+    ray_local: Any, onnx_export: Path, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from topicbert.integrations.ray import score_dataset
+
+    texts: list[str | None] = [None, None, "the match", "the market"]
+    blocks = [pd.DataFrame({"id": [i], "text": [text]}) for i, text in enumerate(texts)]
+    ds = ray_local.data.from_pandas(blocks).materialize()  # blocks 0 and 1: only nulls
+    score_dataset(ds, onnx_export, id_col="id").write_parquet(str(tmp_path / "scores"))
+    table = pq.read_table(tmp_path / "scores")  # every file has the same schema
+    assert table.schema.field("label").type == pa.string()
+    assert all(
+        table.schema.field(name).type == pa.float64()
+        for name in table.column_names
+        if name.startswith("p_")
+    )
+    labels = dict(zip(table["id"].to_pylist(), table["label"].to_pylist(), strict=True))
+    assert labels[0] is None and labels[1] is None and labels[2] is not None

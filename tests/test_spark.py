@@ -166,3 +166,30 @@ def test_the_command_line_scores_a_folder_of_parquet_files_on_spark(
     again = run_cli("predict", str(onnx_export), str(corpus), "--engine", "spark", "-o", str(out))
     assert again.returncode != 0 and "already exists" in again.stderr  # nothing overwritten
     assert len(pq.read_table(out)) == len(texts)
+
+
+def test_abstentions_get_the_abstain_label_and_keep_their_probabilities(
+    spark: Any, onnx_export: Path, held_out: tuple[list[str], list[str]]
+) -> None:
+    from topicbert.integrations.spark import score_dataframe
+
+    texts = held_out[0][:10]
+    local = OnnxTopicClassifier(onnx_export)
+    local.min_confidence = 0.999
+    expected = local.predict(texts)
+    assert any(label is None for label in expected)  # some texts abstain at that level
+    rows = by_id(score_dataframe(frame(spark, texts), onnx_export, min_confidence=0.999))
+    assert [row["label"] for row in rows] == [None if e is None else str(e) for e in expected]
+    assert all(row[f"p_{local.classes_[0]}"] is not None for row in rows)
+
+
+def test_an_export_written_again_is_loaded_again(fitted: Any, tmp_path: Path) -> None:
+    from topicbert.integrations._scoring import cached_classifier, describe_export
+
+    path = fitted.export_onnx(tmp_path / "export")
+    first = cached_classifier(describe_export(path), threads=1, batch_size=8, min_confidence=None)
+    again = cached_classifier(describe_export(path), threads=1, batch_size=8, min_confidence=None)
+    assert again is first  # loaded once
+    fitted.export_onnx(tmp_path / "export")  # replaced in place
+    fresh = cached_classifier(describe_export(path), threads=1, batch_size=8, min_confidence=None)
+    assert fresh is not first

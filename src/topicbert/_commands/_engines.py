@@ -83,15 +83,16 @@ def run_on_engine(args: argparse.Namespace) -> None:
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise UsageError(f"{str(output)!r} already exists and is not an empty folder")
     kind = input_format(args.input)
+    model = Path(args.model).resolve()  # the same path for workers in other folders
     options = {
         "id_col": args.id_column,
         "threads": args.threads,
         "min_confidence": args.min_confidence,
     }
     if engine == "spark":
-        _on_spark(args.input, kind, args.text_column, args.model, output, options)
+        _on_spark(args.input, kind, args.text_column, model, output, options)
     else:
-        _on_ray(args.input, kind, args.text_column, args.model, output, options, args.workers)
+        _on_ray(args.input, kind, args.text_column, model, output, options, args.workers)
     print(f"wrote {output}", file=sys.stderr)
 
 
@@ -102,6 +103,19 @@ def _text_column(columns: list[str], text_column: str | None, source: str) -> st
     if column not in columns:
         raise UsageError(f"--text-column {column!r} is not a column of {source!r}: {columns!r}")
     return column
+
+
+def _csv_header(source: str) -> list[str]:
+    """The column names of a CSV file, or of the first CSV file of a folder."""
+    import csv
+
+    from topicbert._commands._arguments import open_text
+
+    path = Path(source)
+    if path.is_dir():
+        path = next(f for f in sorted(path.iterdir()) if f.name.endswith((".csv", ".csv.gz")))
+    with open_text(path) as handle:
+        return next(csv.reader(handle), [])
 
 
 def _on_spark(
@@ -140,16 +154,25 @@ def _on_ray(
 
     if not ray.is_initialized():
         ray.init(include_dashboard=False, log_to_driver=False)
+    cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+    if options["threads"] > cpus:
+        raise UsageError(f"--threads {options['threads']} is more than Ray's {cpus} CPUs")
     if kind == "parquet":
         ds = ray.data.read_parquet(source)
     else:
+        import pyarrow
         import pyarrow.csv
 
-        newlines = pyarrow.csv.ParseOptions(newlines_in_values=True)
-        ds = ray.data.read_csv(source, parse_options=newlines)
+        # every column a string, as Spark reads CSV: types guessed from a file's first
+        # block would turn a text column that looks numeric into numbers
+        strings = {name: pyarrow.string() for name in _csv_header(source)}
+        ds = ray.data.read_csv(
+            source,
+            parse_options=pyarrow.csv.ParseOptions(newlines_in_values=True),
+            convert_options=pyarrow.csv.ConvertOptions(column_types=strings),
+        )
     column = _text_column(list(ds.schema().names), text_column, source)
     if workers is None:
-        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
         workers = max(1, cpus // options["threads"])
     # a range, not a fixed pool: a pool holding every CPU would leave none to read and write
     scores = score_dataset(ds, model, text_col=column, concurrency=(1, workers), **options)

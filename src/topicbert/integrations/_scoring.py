@@ -37,6 +37,8 @@ class ExportInfo:
     path: str
     classes: tuple[str, ...]
     multilabel: bool
+    stamp: tuple[int, ...] = ()
+    """Modification times and sizes of the export's files: a new export, a new key."""
 
     @property
     def label_column(self) -> str:
@@ -92,33 +94,42 @@ def describe_export(model_dir: str | os.PathLike[str]) -> ExportInfo:
             f"{str(directory / ONNX_FILE)!r} is missing: the export is incomplete."
         )
     rule = DecisionRule.from_metadata(metadata, directory / ONNX_METADATA_FILE)
+    classes = tuple(str(label) for label in rule.classes)
+    if len(set(classes)) < len(classes):
+        raise ModelLoadError(
+            f"{str(directory)!r} has labels that are the same as strings ({list(classes)!r}): "
+            "their score columns would share a name."
+        )
+    files = [directory / ONNX_FILE, directory / ONNX_METADATA_FILE]
+    stamp = tuple(n for f in files for n in (f.stat().st_mtime_ns, f.stat().st_size))
     return ExportInfo(
-        path=os.fspath(model_dir),
-        classes=tuple(str(label) for label in rule.classes),
-        multilabel=rule.multilabel,
+        path=os.fspath(model_dir), classes=classes, multilabel=rule.multilabel, stamp=stamp
     )
 
 
-_CLASSIFIERS: dict[tuple[str, int, int, float | None], OnnxTopicClassifier] = {}
+_CLASSIFIERS: dict[tuple[Any, ...], OnnxTopicClassifier] = {}
 _LOCK = threading.Lock()
 
 
 def cached_classifier(
-    path: str, *, threads: int, batch_size: int, min_confidence: float | None
+    info: ExportInfo, *, threads: int, batch_size: int, min_confidence: float | None
 ) -> OnnxTopicClassifier:
     """The export loaded once per worker process (and per setting), then reused by every task.
+
+    The key holds the export's file stamps, so an export written again to the
+    same folder is loaded again, not served from the cache.
 
     Tokenizers are told not to start their own threads here, after the
     worker has forked; ONNX Runtime gets ``threads`` threads (an engine's
     ``OMP_NUM_THREADS`` does not reach it).
     """
-    key = (path, threads, batch_size, min_confidence)
+    key = (info.path, info.stamp, threads, batch_size, min_confidence)
     with _LOCK:
         if key not in _CLASSIFIERS:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from topicbert.onnx import OnnxTopicClassifier
 
-            classifier = OnnxTopicClassifier(path, threads=threads, batch_size=batch_size)
+            classifier = OnnxTopicClassifier(info.path, threads=threads, batch_size=batch_size)
             if min_confidence is not None:
                 classifier.min_confidence = min_confidence
             _CLASSIFIERS[key] = classifier
@@ -131,7 +142,9 @@ def score_texts(
     """The output columns for a batch of texts; a missing or non-string text gets nulls.
 
     Labels are strings (a multi-label model's: a list of strings, empty when
-    no label passes); an abstention (``min_confidence``) is a null label.
+    no label passes). With ``min_confidence``, a single-label text without a
+    confident topic gets the model's ``abstain_label`` as a string (null when
+    it is None, the default); a multi-label one gets an empty list.
     """
     import pandas as pd
 
@@ -161,6 +174,27 @@ def score_texts(
             columns[name] = column
     scores: pd.DataFrame = pd.DataFrame(columns)
     return scores
+
+
+def arrow_table(kept: pd.DataFrame, scores: pd.DataFrame, info: ExportInfo) -> Any:
+    """The kept columns and the scores as an Arrow table whose score types never vary.
+
+    A batch whose labels or probabilities are all null would otherwise give
+    columns of Arrow's null type, and files of one output folder would
+    disagree on their schema.
+    """
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(kept.reset_index(drop=True), preserve_index=False)
+    label_type = pa.list_(pa.string()) if info.multilabel else pa.string()
+    for name in scores.columns:
+        if name == info.label_column:
+            column = pa.array(scores[name].tolist(), type=label_type)
+        else:
+            values = scores[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            column = pa.array(values, type=pa.float64(), from_pandas=True)  # NaN: null
+        table = table.append_column(pa.field(name, column.type), column)
+    return table
 
 
 def check_columns(

@@ -17,7 +17,7 @@ or by hand, with the same outputs:
 >>> texts.map_batches(
 ...     TopicScorer,
 ...     fn_constructor_kwargs={"model_dir": "models/bbc-onnx"},
-...     concurrency=4,
+...     compute=ray.data.ActorPoolStrategy(size=4),
 ...     batch_format="pandas",
 ... )  # doctest: +SKIP
 
@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from topicbert.integrations._scoring import (
+    arrow_table,
     cached_classifier,
     check_columns,
     check_output,
@@ -76,11 +77,14 @@ class RayReport(Callback):
 
     def on_epoch_end(self, estimator: Any, record: dict[str, float]) -> None:
         """Report the epoch's record."""
-        import ray.train
-        import ray.tune
+        if self.to == "train":
+            import ray.train
 
-        report = ray.train.report if self.to == "train" else ray.tune.report
-        report(dict(record))
+            ray.train.report(dict(record))
+        else:
+            import ray.tune
+
+            ray.tune.report(dict(record))
 
 
 class TopicScorer:
@@ -105,7 +109,8 @@ class TopicScorer:
         ONNX Runtime threads per actor (ask Ray for as many CPUs: ``num_cpus``).
     min_confidence : float, optional
         Abstention, as the estimator's parameter: a text whose top probability
-        is below it gets a null label (multi-label: an empty list).
+        is below it gets the model's ``abstain_label`` (null by default;
+        multi-label: an empty list).
 
     Raises
     ------
@@ -132,18 +137,19 @@ class TopicScorer:
         self.id_col = id_col
         self.output = output
         self.classifier = cached_classifier(
-            self.info.path, threads=threads, batch_size=batch_size, min_confidence=min_confidence
+            self.info, threads=threads, batch_size=batch_size, min_confidence=min_confidence
         )
 
-    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """The kept columns of ``batch``, then its texts' scores."""
-        import pandas as pd
+    def __call__(self, batch: pd.DataFrame) -> Any:
+        """The kept columns of ``batch``, then its texts' scores, as a ``pyarrow.Table``.
 
+        The score columns have the same Arrow types in every batch (strings, or
+        lists of strings, and doubles), even in a batch where all are null.
+        """
         outputs = self.info.columns(self.output)
         kept = check_columns(list(batch.columns), self.text_col, self.id_col, outputs)
         scores = score_texts(self.classifier, batch[self.text_col], self.info, self.output)
-        result: pd.DataFrame = pd.concat([batch[kept].reset_index(drop=True), scores], axis=1)
-        return result
+        return arrow_table(batch[kept], scores, self.info)
 
 
 def score_dataset(
@@ -202,7 +208,19 @@ def score_dataset(
     schema = dataset.schema()
     if schema is not None:
         check_columns(list(schema.names), text_col, id_col, info.columns(output))
-    options = {"num_cpus": threads, **(map_batches_options or {})}
+    from ray.data import ActorPoolStrategy
+
+    options = dict(map_batches_options or {})
+    clashes = sorted(
+        {"fn_constructor_kwargs", "batch_format", "compute", "concurrency"} & set(options)
+    )
+    if clashes:
+        raise ValueError(f"map_batches_options may not set {clashes!r}: score_dataset sets them.")
+    options.setdefault("num_cpus", threads)
+    if isinstance(concurrency, tuple):
+        pool = ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
+    else:
+        pool = ActorPoolStrategy(size=concurrency)
     return dataset.map_batches(
         TopicScorer,
         fn_constructor_kwargs={
@@ -214,7 +232,7 @@ def score_dataset(
             "threads": threads,
             "min_confidence": min_confidence,
         },
-        concurrency=concurrency,
+        compute=pool,
         batch_format="pandas",
         **options,
     )

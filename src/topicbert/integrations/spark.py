@@ -84,13 +84,16 @@ def predict_udf(
         ONNX Runtime threads per Python worker; with one worker per core, 1.
     min_confidence : float, optional
         Abstention, as the estimator's parameter: a text whose top probability
-        is below it gets a null label (multi-label: an empty array).
+        is below it gets the model's ``abstain_label`` (null by default;
+        multi-label: an empty array).
 
     Returns
     -------
     pyspark.sql.functions.UserDefinedFunction
         Apply it to a string column: ``df.withColumn("topic", udf("text"))``.
-        A null text gives a null result.
+        A null text gives a null result. A text without a confident topic
+        (``min_confidence``) gets the model's ``abstain_label`` (null by
+        default); multi-label, an empty array.
 
     Raises
     ------
@@ -107,7 +110,7 @@ def predict_udf(
 
     def scores(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         classifier = cached_classifier(
-            info.path, threads=threads, batch_size=batch_size, min_confidence=min_confidence
+            info, threads=threads, batch_size=batch_size, min_confidence=min_confidence
         )
         for texts in batches:
             yield score_texts(classifier, texts, info, output)
@@ -184,7 +187,7 @@ def score_dataframe(
 
     def score(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         classifier = cached_classifier(
-            info.path, threads=threads, batch_size=batch_size, min_confidence=min_confidence
+            info, threads=threads, batch_size=batch_size, min_confidence=min_confidence
         )
         for frame in frames:
             scores = score_texts(classifier, frame[text_col], info, output)
