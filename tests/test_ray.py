@@ -117,7 +117,9 @@ def test_the_command_line_scores_a_csv_file_on_ray(
     out = tmp_path / "scores"
     done = run_cli("predict", str(onnx_export), str(source), "--engine", "ray", "-o", str(out))
     assert done.returncode == 0, done.stderr
-    scored = pq.read_table(out).to_pandas().sort_values("id")
+    scored = pq.read_table(out).to_pandas()
+    assert scored["id"].map(type).eq(str).all()  # CSV columns are read as strings, as on Spark
+    scored = scored.assign(id=scored["id"].astype(int)).sort_values("id")
     local = OnnxTopicClassifier(onnx_export)
     assert scored["text"].tolist() == texts
     assert scored["label"].tolist() == [str(label) for label in local.predict(texts)]
