@@ -70,6 +70,16 @@ def check_positive(name: str, value: object) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
+def checked_export(
+    model_dir: str | os.PathLike[str], *, output: str, batch_size: int, threads: int
+) -> ExportInfo:
+    """Check the settings every scoring entry point takes, then the export (on the driver)."""
+    check_output(output)
+    check_positive("batch_size", batch_size)
+    check_positive("threads", threads)
+    return describe_export(model_dir)
+
+
 def describe_export(model_dir: str | os.PathLike[str]) -> ExportInfo:
     """Check on the driver that ``model_dir`` is an ONNX export and read its labels.
 
@@ -101,7 +111,7 @@ def describe_export(model_dir: str | os.PathLike[str]) -> ExportInfo:
             "their score columns would share a name."
         )
     files = [directory / ONNX_FILE, directory / ONNX_METADATA_FILE]
-    stamp = tuple(n for f in files for n in (f.stat().st_mtime_ns, f.stat().st_size))
+    stamp = tuple(n for s in map(os.stat, files) for n in (s.st_mtime_ns, s.st_size))
     return ExportInfo(
         path=os.fspath(model_dir), classes=classes, multilabel=rule.multilabel, stamp=stamp
     )

@@ -37,9 +37,8 @@ from topicbert.integrations._scoring import (
     arrow_table,
     cached_classifier,
     check_columns,
-    check_output,
     check_positive,
-    describe_export,
+    checked_export,
     score_texts,
 )
 from topicbert.plugins import Callback
@@ -129,10 +128,7 @@ class TopicScorer:
         threads: int = 1,
         min_confidence: float | None = None,
     ) -> None:
-        check_output(output)
-        check_positive("batch_size", batch_size)
-        check_positive("threads", threads)
-        self.info = describe_export(model_dir)
+        self.info = checked_export(model_dir, output=output, batch_size=batch_size, threads=threads)
         self.text_col = text_col
         self.id_col = id_col
         self.output = output
@@ -199,12 +195,9 @@ def score_dataset(
     topicbert.exceptions.ModelLoadError
         When ``model_dir`` is not a usable export (on the driver, before any job).
     """
-    check_output(output)
     for count in concurrency if isinstance(concurrency, tuple) else (concurrency,):
         check_positive("concurrency", count)
-    check_positive("batch_size", batch_size)
-    check_positive("threads", threads)
-    info = describe_export(model_dir)
+    info = checked_export(model_dir, output=output, batch_size=batch_size, threads=threads)
     schema = dataset.schema()
     if schema is not None:
         check_columns(list(schema.names), text_col, id_col, info.columns(output))

@@ -31,9 +31,7 @@ from topicbert.integrations._scoring import (
     ExportInfo,
     cached_classifier,
     check_columns,
-    check_output,
-    check_positive,
-    describe_export,
+    checked_export,
     score_texts,
 )
 
@@ -101,10 +99,7 @@ def predict_udf(
         On the driver, before any job, when ``model_dir`` is not a usable export.
     """
     sql = require_pyspark()
-    check_output(output)
-    check_positive("batch_size", batch_size)
-    check_positive("threads", threads)
-    info = describe_export(model_dir)
+    info = checked_export(model_dir, output=output, batch_size=batch_size, threads=threads)
     fields = _output_fields(info, output)
     return_type = fields[0].dataType if output == "label" else sql.types.StructType(fields)
 
@@ -172,10 +167,7 @@ def score_dataframe(
         When ``model_dir`` is not a usable export (on the driver, before any job).
     """
     sql = require_pyspark()
-    check_output(output)
-    check_positive("batch_size", batch_size)
-    check_positive("threads", threads)
-    info = describe_export(model_dir)
+    info = checked_export(model_dir, output=output, batch_size=batch_size, threads=threads)
     fields = _output_fields(info, output)
     kept = check_columns(df.columns, text_col, id_col, [field.name for field in fields])
     text_type = df.schema[text_col].dataType
