@@ -221,7 +221,8 @@ def fit_multilabel_head(
     and scikit-learn's ``warm_start`` do); the final fit starts from the
     folds' mean solution at the chosen ``C``. On Reuters (580 texts, 90
     labels, MiniLM vectors) that halved the search (23 s to 13 s on two
-    cores) and reached the same objective to 0.2%.
+    AVX-512 cores, measured once by hand) and reached the same objective to
+    0.2%.
 
     Returns the coefficients, intercepts, chosen ``C`` and the out-of-fold
     probabilities at that ``C`` (for tuning thresholds on texts the head did
