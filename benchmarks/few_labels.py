@@ -22,6 +22,12 @@ same held-out test part (426 articles). Systems:
     python benchmarks/few_labels.py --sizes 8 --draws 3 --systems head contrastive setfit
     python benchmarks/few_labels.py --sizes 0  # the zero-shot systems alone
     python benchmarks/few_labels.py --smoke   # a trial run on a tiny input
+    python benchmarks/few_labels.py --resume benchmarks/results/few-labels-bbc-A.json ...
+
+``--resume`` starts from the runs of earlier raw files (merged; they must
+have been made with the same window, precision and backbone) and fits only
+the (size, system, draw) they lack, so a run stopped early, or one that
+left out a system, is completed on the same draws.
 
 Raw figures (accuracy, macro-F1 and fit seconds per draw, mean and standard
 deviation per size, paired differences against SetFit and against ``head``)
@@ -146,14 +152,21 @@ def fit_setfit(
 
 
 def paired(values: dict[str, list[float]], system: str, reference: str) -> dict[str, Any] | None:
-    """Mean and standard deviation of the per-draw difference ``system - reference``."""
+    """Mean and standard deviation of the per-draw difference ``system - reference``.
+
+    Over the draws both systems have (draws run in order, so the first n).
+    """
     if system not in values or reference not in values:
         return None
-    difference = np.asarray(values[system]) - np.asarray(values[reference])
+    shared = min(len(values[system]), len(values[reference]))
+    if shared == 0:
+        return None
+    difference = np.asarray(values[system][:shared]) - np.asarray(values[reference][:shared])
     spread = float(difference.std(ddof=1)) if len(difference) > 1 else float("nan")
     return {
         "mean": float(difference.mean()),
         "std": spread,
+        "draws": shared,
         "ahead": int((difference > 0).sum()),
         "behind": int((difference < 0).sum()),
         "larger_than_spread": bool(len(difference) > 1 and abs(difference.mean()) > spread),
@@ -199,6 +212,13 @@ def main(argv: list[str] | None = None) -> None:
     made.add_argument(
         "--precision", default="fp32", help="topicbert's precision (default fp32, as SetFit runs)"
     )
+    made.add_argument(
+        "--resume",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="earlier raw JSON files whose runs are kept; only what they lack is fitted",
+    )
     args = parse(made, argv, smoke_limit=120)
     if args.smoke:
         args.sizes, args.draws = [0, 2], 2
@@ -206,21 +226,27 @@ def main(argv: list[str] | None = None) -> None:
     train_texts, train_labels = split["train"]
     test_texts, test_labels = split["test"]
     systems = [s for s in args.systems if s != "setfit" or args.setfit_python]
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    runs, resumed = resume(args)
     for size in args.sizes:
         if size == 0:
-            runs["0"] = {}
+            runs.setdefault("0", {})
             for name in ZERO_SHOT:
+                if runs["0"].get(name):
+                    continue
                 predicted, seconds = zero_shot(name, args, test_texts)
                 row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
                 runs["0"][name] = [row]
                 print(f"k=0 {name}: {row}", flush=True)
-            save(args, runs, len(test_texts), complete=False)
+            save(args, runs, resumed, len(test_texts), complete=False)
             continue
-        runs[str(size)] = {name: [] for name in systems}
+        done = runs.setdefault(str(size), {})
+        for name in systems:
+            done.setdefault(name, [])
         for seed in range(args.draws):
             train = draw(train_texts, train_labels, size, seed)
             for name in systems:
+                if len(done[name]) > seed:
+                    continue  # measured by a resumed run on the same draw
                 if name == "tfidf":
                     predicted, seconds = fit_tfidf(train, test_texts)
                 elif name == "setfit":
@@ -231,17 +257,46 @@ def main(argv: list[str] | None = None) -> None:
                 runs[str(size)][name].append(row)
                 print(f"k={size} draw={seed} {name}: {row}", flush=True)
             # kept after every draw, so that a long run stopped early keeps what it measured
-            save(args, runs, len(test_texts), complete=False)
-    save(args, runs, len(test_texts), complete=True)
+            save(args, runs, resumed, len(test_texts), complete=False)
+    save(args, runs, resumed, len(test_texts), complete=True)
 
 
-def save(args: Any, runs: dict[str, Any], test_texts: int, *, complete: bool) -> None:
+def resume(args: Any) -> tuple[dict[str, dict[str, list[dict[str, float]]]], list[Any]]:
+    """The runs of the ``--resume`` files, merged, and where each came from.
+
+    A file made with another window, precision or backbone is refused: its
+    figures would not be comparable with the ones fitted now.
+    """
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {}
+    resumed: list[Any] = []
+    for path in args.resume:
+        earlier = json.loads(path.read_text())
+        for key in ("max_length", "precision", "backbone"):
+            if earlier.get(key) != getattr(args, key):
+                raise SystemExit(
+                    f"{path}: made with {key}={earlier.get(key)!r}, not {getattr(args, key)!r}"
+                )
+        for size, systems in earlier["runs"].items():
+            for name, rows in systems.items():
+                kept = runs.setdefault(size, {}).setdefault(name, [])
+                if len(rows) > len(kept):
+                    runs[size][name] = list(rows)
+        # an earlier file that was itself resumed passes on where its runs came from
+        resumed.extend(earlier.get("resumed_from", []))
+        resumed.append({"file": path.name, "machine": earlier.get("machine")})
+    return runs, resumed
+
+
+def save(
+    args: Any, runs: dict[str, Any], resumed: list[Any], test_texts: int, *, complete: bool
+) -> None:
     """Write the raw figures so far; ``complete`` says whether every draw has run."""
     write(
         "few-labels-bbc",
         {
             "complete": complete,
-            "sizes": args.sizes,
+            "resumed_from": resumed,
+            "sizes": sorted({int(size) for size in runs} | set(args.sizes)),
             "draws": args.draws,
             "max_length": args.max_length,
             "test_texts": test_texts,

@@ -208,3 +208,98 @@ def test_blocks_of_only_null_texts_keep_the_score_types(
     )
     labels = dict(zip(table["id"].to_pylist(), table["label"].to_pylist(), strict=True))
     assert labels[0] is None and labels[1] is None and labels[2] is not None
+
+
+def tiny_params(tiny_bert: Path, **params: Any) -> dict[str, Any]:
+    return {
+        "backbone": str(tiny_bert), "max_length": 64, "batch_size": 8, "epochs": 3,
+        "device": "cpu", "precision": "fp32", "random_state": 0, "early_stopping": True,
+        "validation_fraction": 0.25, "n_iter_no_change": 3, **params,
+    }  # fmt: skip
+
+
+def test_tune_search_stops_a_bad_trial_early_and_returns_the_best_model_fitted(
+    ray_local: Any,
+    tiny_bert: Path,
+    corpus: tuple[list[str], list[str]],
+    held_out: tuple[list[str], list[str]],
+    tmp_path: Path,
+) -> None:
+    from ray import tune
+
+    from topicbert import BertTopicClassifier
+    from topicbert.integrations.ray import tune_search
+
+    found = tune_search(
+        *corpus,
+        {"learning_rate": tune.grid_search([3e-3, 1e-9])},  # in this order, one at a time
+        params=tiny_params(tiny_bert),
+        max_concurrent_trials=1,
+        storage_path=tmp_path / "tune",
+        name="search",
+        save_to=tmp_path / "best",
+    )
+    trials = {found.results[i].config["learning_rate"]: found.results[i] for i in range(2)}
+    good, bad = trials[3e-3], trials[1e-9]
+    reported = good.metrics_dataframe
+    assert reported["epoch"].tolist()[:3] == [1.0, 2.0, 3.0]  # each epoch, as it ended
+    assert len(reported) == 4 and good.checkpoint is not None  # then the kept one, saved
+    # ASHA: at epoch 1 the second trial is worse than the first, and stopped there
+    assert bad.metrics_dataframe["valid_loss"].iloc[0] > reported["valid_loss"].iloc[0]
+    assert len(bad.metrics_dataframe) == 1 and bad.checkpoint is None
+
+    assert found.best_params == {"learning_rate": 3e-3}
+    best = found.best_estimator
+    assert best.learning_rate == 3e-3 and len(best.history_) == 3
+    assert found.best_score == min(record["valid_loss"] for record in best.history_)
+    assert found.best_score == reported["valid_loss"].iloc[-1]
+    texts = held_out[0]
+    saved = BertTopicClassifier.load(tmp_path / "best")
+    np.testing.assert_allclose(saved.predict_proba(texts), best.predict_proba(texts))
+    with good.checkpoint.as_directory() as folder:
+        trial_model = BertTopicClassifier.load(folder)
+    np.testing.assert_allclose(trial_model.predict_proba(texts), best.predict_proba(texts))
+
+
+def test_tune_search_refuses_bad_searches_before_any_trial(
+    tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    from topicbert.exceptions import ModelSaveError
+    from topicbert.integrations.ray import tune_search
+
+    params = tiny_params(tiny_bert)
+    cases: list[tuple[dict[str, Any], type[Exception], str]] = [
+        ({"param_space": {"learning_rat": [1e-3]}}, ValueError, "learning_rat"),
+        ({"param_space": {"epochs": 2}, "params": params}, ValueError, "both"),
+        ({"param_space": {"callbacks": []}}, ValueError, "callbacks"),
+        ({"metric": "valid_f1", "params": params}, ValueError, "metric"),
+        ({"params": {**params, "early_stopping": False}}, ValueError, "early_stopping"),
+        ({"params": {**params, "batch_size": 0}}, ValueError, "batch_size"),
+        ({"params": params, "reduction_factor": 1}, ValueError, "reduction_factor"),
+        ({"params": params, "labels": corpus[1][:-1]}, ValueError, "labels"),
+    ]
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "keep.txt").write_text("mine")
+    cases.append(({"params": params, "save_to": tmp_path / "notes"}, ModelSaveError, "notes"))
+    for given, error, words in cases:
+        call: dict[str, Any] = {"param_space": {}, "labels": corpus[1], **given}
+        with pytest.raises(error, match=words):
+            tune_search(corpus[0], call.pop("labels"), call.pop("param_space"), **call)
+    assert (tmp_path / "notes" / "keep.txt").read_text() == "mine"
+
+
+def test_tune_search_says_why_when_every_trial_failed(
+    ray_local: Any, tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    from ray import tune
+
+    from topicbert.integrations.ray import tune_search
+
+    with pytest.raises(RuntimeError, match="No trial of the search finished") as raised:
+        tune_search(
+            *corpus,
+            {"learning_rate": tune.grid_search([-1.0])},
+            params=tiny_params(tiny_bert),
+            storage_path=tmp_path / "tune",
+        )
+    assert "learning_rate" in str(raised.value)

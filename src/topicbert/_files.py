@@ -155,14 +155,14 @@ def sync_directory_entry(directory: Path) -> None:
             os.close(descriptor)
 
 
-def write_directory_atomically(target: Path, write: Callable[[Path], None], *, marker: str) -> None:
-    """Let ``write`` fill a fresh directory, then put it at ``target`` in one step.
+def check_directory_target(target: Path, *, marker: str) -> None:
+    """Refuse a ``target`` that saving would not replace: a file, or a folder of other files.
 
-    ``target`` must be absent, an empty directory or a directory holding the
-    ``marker`` file (a topicbert model, whose files are all replaced). On any
-    error, ``KeyboardInterrupt`` included, the staging directory is removed
-    and ``target`` is left as it was; an ``OSError`` (a full disk, a read-only
-    folder) becomes a :class:`~topicbert.exceptions.ModelSaveError`.
+    Raises
+    ------
+    topicbert.exceptions.ModelSaveError
+        When ``target`` is neither absent, nor an empty directory, nor a
+        directory holding the ``marker`` file.
     """
     if target.exists() or target.is_symlink():
         if not target.is_dir():
@@ -173,6 +173,18 @@ def write_directory_atomically(target: Path, write: Callable[[Path], None], *, m
                 "not a topicbert model, and saving replaces the whole directory. Choose a new "
                 "or empty directory."
             )
+
+
+def write_directory_atomically(target: Path, write: Callable[[Path], None], *, marker: str) -> None:
+    """Let ``write`` fill a fresh directory, then put it at ``target`` in one step.
+
+    ``target`` must be absent, an empty directory or a directory holding the
+    ``marker`` file (a topicbert model, whose files are all replaced). On any
+    error, ``KeyboardInterrupt`` included, the staging directory is removed
+    and ``target`` is left as it was; an ``OSError`` (a full disk, a read-only
+    folder) becomes a :class:`~topicbert.exceptions.ModelSaveError`.
+    """
+    check_directory_target(target, marker=marker)
     staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ import numpy as np
 from topicbert._cleaning import cleaner_from_settings
 from topicbert._decision import classes_from_metadata, classes_to_metadata
 from topicbert._files import (
+    check_directory_target,
     from_json_value,
     library_version,
     to_json_value,
@@ -132,6 +133,11 @@ def save_model(estimator: BertTopicClassifier, path: str | Path) -> Path:
         directory, lambda staging: write_model_files(estimator, staging), marker=METADATA_FILE
     )
     return directory
+
+
+def check_save_target(path: str | Path) -> None:
+    """Refuse, before any work, a ``path`` that :func:`save_model` would refuse."""
+    check_directory_target(Path(path), marker=METADATA_FILE)
 
 
 # ---------------------------------------------------------------------- load
