@@ -193,3 +193,64 @@ def test_an_export_written_again_is_loaded_again(fitted: Any, tmp_path: Path) ->
     fitted.export_onnx(tmp_path / "export")  # replaced in place
     fresh = cached_classifier(describe_export(path), threads=1, batch_size=8, min_confidence=None)
     assert fresh is not first
+
+
+def test_fit_runs_under_torch_distributor_on_spark_tasks(
+    spark: Any, tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path: Path
+) -> None:
+    from pyspark.ml.torch.distributor import TorchDistributor
+    from safetensors.torch import load_file
+
+    from topicbert import BertTopicClassifier
+
+    # defined here, it is pickled by value (as a notebook's function is): the
+    # processes TorchDistributor starts need not import the tests
+    def fit_on_every_rank(tiny_bert: str, out: str, texts: list[str], labels: list[str]) -> str:
+        """The training function TorchDistributor runs: one fit per process, as under torchrun."""
+        import json
+        import os
+
+        import torch
+        import torch.distributed as dist
+        from safetensors.torch import save_file
+
+        from topicbert import BertTopicClassifier
+
+        torch.set_num_threads(1)
+        # a seed of its own on each process: only the process group's shared
+        # start and summed gradients make the two fits end equal
+        clf = BertTopicClassifier(
+            backbone=tiny_bert,
+            max_length=64,
+            batch_size=8,
+            epochs=2,
+            learning_rate=3e-3,
+            device="cpu",
+            precision="fp32",
+            random_state=int(os.environ["RANK"]),
+        )
+        clf.fit(texts, labels)
+        rank = dist.get_rank()
+        state = {k: v.contiguous() for k, v in clf.model_.state_dict().items()}
+        save_file(state, os.path.join(out, f"weights-rank{rank}.safetensors"))
+        with open(os.path.join(out, f"history-rank{rank}.json"), "w") as file:
+            json.dump([{k: v for k, v in r.items() if k != "seconds"} for r in clf.history_], file)
+        clf.save(os.path.join(out, "model"))  # only rank 0 writes
+        return f"{dist.get_world_size()} processes"
+
+    # local_mode=False: a barrier job whose two Spark tasks each start a process
+    # of the group, as on a cluster's executors
+    distributor = TorchDistributor(num_processes=2, local_mode=False, use_gpu=False)
+    texts, labels = corpus
+    result = distributor.run(fit_on_every_rank, str(tiny_bert), str(tmp_path), texts, labels)
+    assert result == "2 processes"
+    rank0 = load_file(tmp_path / "weights-rank0.safetensors")
+    rank1 = load_file(tmp_path / "weights-rank1.safetensors")
+    assert rank0.keys() == rank1.keys()
+    for name in rank0:
+        assert (rank0[name] == rank1[name]).all(), name
+    histories = [(tmp_path / f"history-rank{r}.json").read_text() for r in (0, 1)]
+    assert histories[0] == histories[1]  # the epoch figures are all-reduced
+    saved = BertTopicClassifier.load(tmp_path / "model")
+    for name, tensor in saved.model_.state_dict().items():
+        assert (tensor == rank0[name]).all(), name
