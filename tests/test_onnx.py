@@ -67,6 +67,20 @@ def test_export_predicts_what_the_estimator_did(tiny_bert, corpus, held_out, tmp
     assert exported.predict_proba([]).shape == (0, len(clf.classes_))
 
 
+def test_attention_is_exported_as_plain_products_and_the_estimator_keeps_its_own(
+    fitted, held_out, tmp_path
+):
+    import onnx
+
+    before = fitted.model_.encoder.config._attn_implementation
+    path = fitted.export_onnx(tmp_path / "onnx")
+    operators = {node.op_type for node in onnx.load(str(path / "model.onnx")).graph.node}
+    # sdpa's guards for all-padding rows (IsNaN, Where) cost time in every layer
+    assert "IsNaN" not in operators and "Softmax" in operators
+    assert fitted.model_.encoder.config._attn_implementation == before
+    assert_parity(fitted, OnnxTopicClassifier(path), held_out[0])
+
+
 def test_token_ids_match_the_estimator(tiny_bert, corpus, tmp_path):
     texts, labels = corpus
     for long_text in ("truncate", "chunks", "head_tail"):

