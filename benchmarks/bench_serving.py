@@ -61,6 +61,14 @@ def post(url: str, payload: dict) -> tuple[int, float]:
     return status, time.perf_counter() - started
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def wait_ready(base: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -100,9 +108,13 @@ def load_test(
             warm_up = [{"texts": [f"warm-up request {i}"]} for i in range(4 * count)]
             with ThreadPoolExecutor(max_workers=count) as pool:
                 list(pool.map(lambda p: post(url, p), warm_up))  # threads, kernels, allocator
+                server_cpu = cpu_seconds(server.pid)
+                client_cpu = time.process_time()
                 started = time.perf_counter()
                 results = list(pool.map(lambda p: post(url, p), payloads))
                 elapsed = time.perf_counter() - started
+                client_cpu = time.process_time() - client_cpu
+                server_cpu = cpu_seconds(server.pid) - server_cpu
             latencies = np.asarray([seconds for _, seconds in results]) * 1000
             p50, p99 = np.percentile(latencies, [50, 99])
             row = {
@@ -113,6 +125,11 @@ def load_test(
                 "requests_per_s": n / elapsed,
                 "latency_ms": {"p50": float(p50), "p99": float(p99)},
                 "errors": sum(status != 200 for status, _ in results),
+                # where the two cores went: the server's process and this
+                # process's clients share them
+                "server_cpu_s": server_cpu,
+                "client_cpu_s": client_cpu,
+                "wall_s": elapsed,
             }
             print(
                 f"batching {'on ' if batching else 'off'} {count:>3} clients: "
