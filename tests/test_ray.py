@@ -264,6 +264,8 @@ def test_tune_search_stops_a_bad_trial_early_and_returns_the_best_model_fitted(
 def test_tune_search_refuses_bad_searches_before_any_trial(
     tiny_bert: Path, corpus: tuple[list[str], list[str]], tmp_path: Path
 ) -> None:
+    from ray import tune
+
     from topicbert.exceptions import ModelSaveError
     from topicbert.integrations.ray import tune_search
 
@@ -277,6 +279,14 @@ def test_tune_search_refuses_bad_searches_before_any_trial(
         ({"params": {**params, "batch_size": 0}}, ValueError, "batch_size"),
         ({"params": params, "reduction_factor": 1}, ValueError, "reduction_factor"),
         ({"params": params, "labels": corpus[1][:-1]}, ValueError, "labels"),
+        ({"params": params, "max_concurrent_trials": 0}, ValueError, "max_concurrent"),
+        # values fixed in the search space and each value of a grid are checked too
+        ({"params": params, "param_space": {"learning_rate": 0.0}}, ValueError, "learning_rate"),
+        (
+            {"params": params, "param_space": {"learning_rate": tune.grid_search([1e-3, -1.0])}},
+            ValueError,
+            "learning_rate",
+        ),
     ]
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("mine")
@@ -295,11 +305,37 @@ def test_tune_search_says_why_when_every_trial_failed(
 
     from topicbert.integrations.ray import tune_search
 
+    # only a fit finds that the labels hold one class
     with pytest.raises(RuntimeError, match="No trial of the search finished") as raised:
         tune_search(
-            *corpus,
-            {"learning_rate": tune.grid_search([-1.0])},
+            corpus[0],
+            ["sport"] * len(corpus[0]),
+            {"learning_rate": tune.grid_search([1e-3, 3e-3])},
             params=tiny_params(tiny_bert),
             storage_path=tmp_path / "tune",
         )
-    assert "learning_rate" in str(raised.value)
+    assert "two classes" in str(raised.value)
+
+
+def test_a_diverged_epoch_is_never_the_kept_record() -> None:
+    from types import SimpleNamespace
+
+    from topicbert.integrations.ray import kept_record
+
+    history = [
+        {"epoch": 1.0, "valid_loss": float("nan")},
+        {"epoch": 2.0, "valid_loss": 0.7},
+        {"epoch": 3.0, "valid_loss": 0.9},
+    ]
+    estimator = SimpleNamespace(history_=history, early_stopping=True)
+    assert kept_record(estimator)["epoch"] == 2.0  # type: ignore[arg-type]
+    estimator.history_ = [{"epoch": 1.0, "valid_loss": float("nan")}]
+    assert kept_record(estimator)["epoch"] == 1.0  # type: ignore[arg-type]
+
+
+def test_storage_uris_are_kept_and_folders_made_absolute(tmp_path) -> None:
+    from topicbert.integrations.ray import _storage
+
+    assert _storage("s3://bucket/runs") == "s3://bucket/runs"
+    assert _storage(None) is None
+    assert _storage(tmp_path / "runs") == str((tmp_path / "runs").resolve())

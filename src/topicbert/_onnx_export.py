@@ -146,9 +146,10 @@ def _use_plain_attention(model: torch.nn.Module) -> None:
     ``scaled_dot_product_attention`` is exported with guards for rows that
     are all padding (``IsNaN``, ``Where``, mask slicing) that ONNX Runtime
     runs as separate operators in every layer; the plain form computes the
-    same probabilities (within 1e-6) and ran faster on the CPU (BBC, MiniLM,
-    256 tokens, 2 AMD EPYC cores, two runs of ``benchmarks/bench_onnx.py``:
-    1.25 and 1.30 times in float32, 1.26 and 1.41 times in int8).
+    same probabilities (both within 1.1e-6 of torch in float32) and ran
+    faster on the CPU (BBC, MiniLM, 256 tokens, 2 AMD EPYC cores, two runs
+    of ``benchmarks/bench_onnx.py``: 1.25 and 1.31 times in float32, 1.26
+    and 1.41 times in int8).
     A backbone that is not a transformers model keeps its own attention.
     """
     from transformers import PreTrainedModel

@@ -36,6 +36,7 @@ the best model, fitted.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -300,9 +301,11 @@ def tune_search(
     ``history_`` record to Tune (:class:`RayReport`), and at its end saves
     the model as a Tune checkpoint with the figures of the epoch whose
     weights it kept (with ``early_stopping``, the epoch of lowest validation
-    loss). ASHA stops a trial whose ``metric`` at an epoch is in the worse
-    part of the trials that reached that epoch. The best of the trials that
-    finished is loaded back and returned.
+    loss). ASHA decides at its rungs (with the defaults, after epochs 1, 2,
+    4, ...): a trial whose ``metric`` there is in the worse part of the
+    trials already recorded at that rung is stopped (the first trial to reach
+    a rung always goes on). The best of the trials that finished with a
+    finite ``metric`` is loaded back and returned.
 
     Parameters
     ----------
@@ -360,7 +363,8 @@ def tune_search(
     topicbert.exceptions.ModelSaveError
         Before any trial: ``save_to`` is a file or a folder of other files.
     RuntimeError
-        When no trial finished; the first trial's error is its cause.
+        When no trial finished with a finite ``metric``; the first trial's
+        error is its cause.
     """
     from topicbert import BertTopicClassifier
     from topicbert._persistence import check_save_target
@@ -395,12 +399,24 @@ def tune_search(
     texts, labels = list(texts), list(labels)
     if len(texts) != len(labels):
         raise ValueError(f"{len(texts)} texts but {len(labels)} labels.")
-    BertTopicClassifier(**fixed)._validate_params()
+    if max_concurrent_trials is not None:
+        check_positive("max_concurrent_trials", max_concurrent_trials)
     if save_to is not None:
         check_save_target(Path(save_to))
 
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
+    from ray.tune.search.sample import Domain
+
+    # fixed values, and each value of a grid, are checked as the estimator would
+    candidates: list[dict[str, Any]] = [{}]
+    for key, value in searched.items():
+        if isinstance(value, Mapping) and set(value) == {"grid_search"}:
+            candidates = [{**c, key: v} for c in candidates for v in value["grid_search"]]
+        elif not isinstance(value, Domain):
+            candidates = [{**c, key: value} for c in candidates]
+    for candidate in candidates:
+        BertTopicClassifier(**fixed, **candidate)._validate_params()
 
     mode = SEARCH_METRICS[metric]
     if scheduler is None:
@@ -427,17 +443,25 @@ def tune_search(
             max_concurrent_trials=max_concurrent_trials,
         ),
         run_config=tune.RunConfig(
-            storage_path=None if storage_path is None else str(Path(storage_path).resolve()),
+            storage_path=_storage(storage_path),
             name=name,
         ),
     )
     results = tuner.fit()
     trials: list[Any] = [results[index] for index in range(len(results))]
-    finished = [r for r in trials if r.error is None and r.checkpoint is not None]
+    # a trial whose figure diverged (NaN, inf) is not a candidate, even if it ended
+    finished = [
+        r
+        for r in trials
+        if r.error is None
+        and r.checkpoint is not None
+        and math.isfinite(float(r.metrics.get(metric, math.nan)))
+    ]
     if not finished:
         errors = [r.error for r in trials if r.error is not None]
         raise RuntimeError(
-            f"No trial of the search finished ({len(errors)} of {len(trials)} failed)."
+            f"No trial of the search finished with a finite {metric} "
+            f"({len(errors)} of {len(trials)} failed)."
             + (f" The first error: {errors[0]}" if errors else "")
         ) from (errors[0] if errors else None)
     sign = 1.0 if mode == "min" else -1.0
@@ -470,6 +494,15 @@ def _run_trial(
         tune.report(kept_record(estimator), checkpoint=tune.Checkpoint.from_directory(folder))
 
 
+def _storage(storage_path: str | os.PathLike[str] | None) -> str | None:
+    """Tune's storage: a URI as given (``s3://...``), a local folder made absolute."""
+    if storage_path is None:
+        return None
+    if "://" in str(storage_path):
+        return str(storage_path)
+    return str(Path(storage_path).resolve())
+
+
 def kept_record(estimator: BertTopicClassifier) -> dict[str, float]:
     """The ``history_`` record of the epoch whose weights the fitted estimator holds.
 
@@ -477,7 +510,8 @@ def kept_record(estimator: BertTopicClassifier) -> dict[str, float]:
     kept (the first such epoch); otherwise the last epoch's.
     """
     history = estimator.history_
-    validated = [record for record in history if "valid_loss" in record]
+    # weights are kept only on a lower validation loss, which NaN never is
+    validated = [record for record in history if math.isfinite(record.get("valid_loss", math.nan))]
     if estimator.early_stopping and validated:
         return dict(min(validated, key=lambda record: record["valid_loss"]))
     return dict(history[-1])
