@@ -144,20 +144,25 @@ def load_test(
     return rows
 
 
-def offline_texts_per_s(
-    model: Path, texts: list[str], per_call: int | None = None, repeats: int = 3
-) -> float:
-    """The best of ``repeats`` timings of predict_proba over ``texts``, after a warm-up.
-
-    With ``per_call``, ``per_call`` texts per call, in order, as a server that
-    gathers that many concurrent requests into one batch calls it; otherwise
-    one call over all of them.
-    """
+def load_offline(model: Path) -> Any:
+    """The served model or export, loaded in this process and warmed up."""
     from topicbert.onnx import OnnxTopicClassifier, is_onnx_export
 
     clf: Any
     clf = OnnxTopicClassifier(model) if is_onnx_export(model) else BertTopicClassifier.load(model)
     clf.predict_proba([f"warm-up text {i}" for i in range(64)])
+    return clf
+
+
+def offline_texts_per_s(
+    clf: Any, texts: list[str], per_call: int | None = None, repeats: int = 3
+) -> float:
+    """The best of ``repeats`` timings of ``clf.predict_proba`` over ``texts``.
+
+    With ``per_call``, ``per_call`` texts per call, in order, as a server that
+    gathers that many concurrent requests into one batch calls it; otherwise
+    one call over all of them.
+    """
     step = per_call or len(texts)
     best = 0.0
     for _ in range(repeats):
@@ -199,13 +204,15 @@ def main(argv: list[str] | None = None) -> None:
             model = BertTopicClassifier.load(model, device="cpu").export_onnx(
                 Path(tmp) / "onnx", quantize=None if args.export == "fp32" else "int8"
             )
-        offline = offline_texts_per_s(model, texts[: args.requests])
+        loaded = load_offline(model)
+        offline = offline_texts_per_s(loaded, texts[: args.requests])
         print(f"offline predict_proba: {offline:.1f} texts/s", flush=True)
         # a server with k clients batches at most k requests: the offline
         # figure at k texts per call is what it can reach at best
         offline_per_call = {
-            k: offline_texts_per_s(model, texts[: args.requests], per_call=k) for k in clients
+            k: offline_texts_per_s(loaded, texts[: args.requests], per_call=k) for k in clients
         }
+        del loaded  # the server's process, not this one, holds the model from here
         for k, rate in offline_per_call.items():
             print(f"offline predict_proba, {k} texts per call: {rate:.1f} texts/s", flush=True)
         modes = args.modes.split(",")
