@@ -8,10 +8,14 @@ In the same run, the same model's offline ``predict_proba`` over the same
 articles (after a warm-up), in one call and in calls of as many texts as
 there are clients (the largest batch the server can gather), gives the
 texts/s a server could at best reach; each row's ``of_offline_same_batch``
-is its requests/s over the latter.
+is its requests/s over the latter, and ``batch_sizes`` counts the server's
+model calls during the test by texts per call (from ``/healthz``).
 Raw figures go to ``benchmarks/results/serving-DATE.json``.
 
     python benchmarks/bench_serving.py [MODEL_DIR] [--requests 400] [--clients 1,8,32]
+
+``--batch-wait-ms 0,5`` serves with batching once per value (the server's
+``--batch-wait-ms``; default 5, the server's own) in the same run.
 
 ``--export int8`` (or ``fp32``) serves the model's ONNX export instead.
 Without MODEL_DIR, a MiniLM model is fine-tuned for one epoch on 100 BBC
@@ -69,6 +73,12 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def batch_sizes(base: str) -> dict[str, int]:
+    """The server's model calls so far, by texts per call (from ``/healthz``)."""
+    with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:
+        return dict(json.load(response).get("batch_sizes", {}))
+
+
 def wait_ready(base: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -109,12 +119,18 @@ def load_test(
             with ThreadPoolExecutor(max_workers=count) as pool:
                 list(pool.map(lambda p: post(url, p), warm_up))  # threads, kernels, allocator
                 server_cpu = cpu_seconds(server.pid)
+                calls_before = batch_sizes(base)
                 client_cpu = time.process_time()
                 started = time.perf_counter()
                 results = list(pool.map(lambda p: post(url, p), payloads))
                 elapsed = time.perf_counter() - started
                 client_cpu = time.process_time() - client_cpu
                 server_cpu = cpu_seconds(server.pid) - server_cpu
+                calls = {
+                    size: n - calls_before.get(size, 0)
+                    for size, n in batch_sizes(base).items()
+                    if n > calls_before.get(size, 0)
+                }
             latencies = np.asarray([seconds for _, seconds in results]) * 1000
             p50, p99 = np.percentile(latencies, [50, 99])
             row = {
@@ -130,11 +146,13 @@ def load_test(
                 "server_cpu_s": server_cpu,
                 "client_cpu_s": client_cpu,
                 "wall_s": elapsed,
+                # the server's model calls during the test, by texts per call
+                "batch_sizes": calls,
             }
             print(
                 f"batching {'on ' if batching else 'off'} {count:>3} clients: "
                 f"{row['requests_per_s']:7.1f} requests/s, p50 {p50:6.0f} ms, "
-                f"p99 {p99:6.0f} ms, errors {row['errors']}",
+                f"p99 {p99:6.0f} ms, errors {row['errors']}, model calls by texts {calls}",
                 flush=True,
             )
             rows.append(row)
@@ -178,7 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     options.add_argument("model", nargs="?", type=Path)
     options.add_argument("--requests", type=int, help="requests per test (400; 8 with --smoke)")
     options.add_argument("--clients", help="numbers of clients (1,8,32; 1,2 with --smoke)")
-    options.add_argument("--batch-wait-ms", type=float, default=0.0)
+    options.add_argument(
+        "--batch-wait-ms",
+        default="5",
+        help="the server's --batch-wait-ms; several (0,5) serve one after another (default 5)",
+    )
     options.add_argument("--modes", default="off,on", help="batching off, on, or both")
     options.add_argument(
         "--export",
@@ -217,12 +239,12 @@ def main(argv: list[str] | None = None) -> None:
             print(f"offline predict_proba, {k} texts per call: {rate:.1f} texts/s", flush=True)
         modes = args.modes.split(",")
         rows = []
-        for mode in ("off", "on"):
-            if mode in modes:
-                batching = mode == "on"
-                rows += load_test(
-                    model, batching, clients, texts, args.requests, args.batch_wait_ms
-                )
+        waits = [float(wait) for wait in args.batch_wait_ms.split(",")]
+        if "off" in modes:
+            rows += load_test(model, False, clients, texts, args.requests, 0.0)
+        if "on" in modes:
+            for wait in waits:
+                rows += load_test(model, True, clients, texts, args.requests, wait)
 
     print(f"model: {model}")
     for row in rows:
@@ -232,6 +254,11 @@ def main(argv: list[str] | None = None) -> None:
         before = next(
             (r for r in rows if not r["batching"] and r["clients"] == row["clients"]), None
         )
+        if row["batching"]:
+            print(
+                f"{row['clients']:>3} clients, wait {row['batch_wait_ms']:g} ms: "
+                f"{row['of_offline_same_batch']:.2f} of offline at {row['clients']} texts per call"
+            )
         if row["batching"] and before is not None:
             speed_up = row["requests_per_s"] / before["requests_per_s"]
             print(

@@ -102,6 +102,13 @@ SMOKE_RUNS = [
         marks=pytest.mark.slow,
     ),
     pytest.param(
+        "select_training.py",
+        ["--backbone", "{backbone}", "--corpora", "bbc", "reuters"],
+        "select-training",
+        id="select_training",
+        marks=pytest.mark.slow,
+    ),
+    pytest.param(
         "repeated_cv.py",
         ["--backbone", "{backbone}", "--systems", "tfidf", "frozen-minilm", "--max-folds", "1"],
         "repeated-cv-bbc",

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from topicbert import BertTopicClassifier
-from topicbert._contrastive import check_pairs_possible, draw_pairs
+from topicbert._contrastive import check_pairs_possible, draw_pairs, pair_vectors
 
 from .conftest import make_corpus, tiny_classifier
 
@@ -43,6 +43,47 @@ def test_a_label_with_one_text_is_refused_by_name() -> None:
         check_pairs_possible(np.array([0, 0, 1, 1, 2]), classes)
     with pytest.raises(ValueError, match="two texts that share a label"):
         check_pairs_possible(np.eye(3, dtype=np.float32), classes)
+
+
+def test_a_batch_of_pairs_encodes_each_distinct_text_once_with_the_same_gradient(
+    tiny_bert: Path, few
+) -> None:
+    texts, labels = few
+    model = tiny_classifier(tiny_bert, training="head").fit(texts, labels)
+    network, documents = model.model_, model._tokenize(model.tokenizer_, texts)
+    network.eval()  # no dropout: the two ways must agree exactly
+    network.requires_grad_(True)
+    first, second = np.array([0, 1, 2, 0, 3]), np.array([1, 2, 0, 3, 1])
+    target = torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0])
+    encoded: list[int] = []
+    pool = network.pool
+
+    def counting_pool(input_ids, attention_mask, doc_index):  # type: ignore[no-untyped-def]
+        encoded.append(len(input_ids))
+        return pool(input_ids, attention_mask, doc_index)
+
+    def loss_and_gradient(left: torch.Tensor, right: torch.Tensor) -> tuple[float, torch.Tensor]:
+        loss = ((torch.nn.functional.cosine_similarity(left, right) - target) ** 2).sum()
+        network.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = [p.grad.flatten() for p in network.encoder.parameters() if p.grad is not None]
+        return float(loss.detach()), torch.cat(grads)
+
+    network.pool = counting_pool  # type: ignore[method-assign]
+    shared_loss, shared_gradient = loss_and_gradient(
+        *pair_vectors(network, documents, first, second, model.tokenizer_.pad_token_id)
+    )
+    assert encoded == [4]  # texts 0-3 once each, not 10 encodings
+
+    def apart(indices: np.ndarray) -> torch.Tensor:
+        from topicbert._token_batches import collate
+
+        device = network.classifier.weight.device
+        return pool(*collate(documents, indices, model.tokenizer_.pad_token_id, device)).float()
+
+    apart_loss, apart_gradient = loss_and_gradient(apart(first), apart(second))
+    assert shared_loss == pytest.approx(apart_loss, rel=1e-5)
+    torch.testing.assert_close(shared_gradient, apart_gradient, rtol=1e-4, atol=1e-6)
 
 
 def test_contrastive_fit_refuses_a_label_with_one_text_before_any_work(tiny_bert: Path) -> None:
@@ -115,3 +156,68 @@ def test_freeze_backbone_warns_and_trains_the_head(tiny_bert: Path, few) -> None
     np.testing.assert_array_equal(old.predict_proba(texts), new.predict_proba(texts))
     with pytest.raises(ValueError, match="freeze_backbone=True and training='contrastive'"):
         tiny_classifier(tiny_bert, freeze_backbone=True, training="contrastive").fit(texts, labels)
+
+
+def targets_of(y: list) -> object:
+    from topicbert._targets import encode_targets
+
+    return encode_targets(y, len(y), labels=None)
+
+
+@pytest.mark.parametrize(
+    ("per_label", "expected"),
+    [
+        ([8, 8, 8], "contrastive"),
+        ([2, 32, 40], "contrastive"),  # the median label has 32
+        ([2, 33, 40], "full"),
+        ([1, 8, 8], "full"),  # a label with one text makes no positive pair
+        ([400, 400, 8], "full"),
+    ],
+)
+def test_auto_training_follows_the_labelled_texts_per_label(per_label, expected) -> None:
+    from topicbert._fitting import resolve_training
+
+    y = [f"topic {i}" for i, n in enumerate(per_label) for _ in range(n)]
+    assert resolve_training("auto", targets_of(y)) == expected
+    for given in ("full", "contrastive", "head"):
+        assert resolve_training(given, targets_of(y)) == given
+
+
+def test_auto_training_counts_each_label_of_label_sets() -> None:
+    from topicbert._fitting import resolve_training
+
+    few = [("a", "b")] * 5 + [("c",)] * 5
+    assert resolve_training("auto", targets_of(few)) == "contrastive"
+    many = [("a", "b")] * 40 + [("c",)] * 40
+    assert resolve_training("auto", targets_of(many)) == "full"
+
+
+def test_auto_training_runs_contrastive_on_few_texts_and_says_so(
+    tiny_bert: Path, few, tmp_path: Path
+) -> None:
+    texts, labels = few
+    model = tiny_classifier(tiny_bert, training="auto").fit(texts, labels)
+    assert model.training == "auto" and model.training_ == "contrastive"
+    assert model.history_[-1]["pairs"] == 2 * 20 * len(texts)
+    loaded = BertTopicClassifier.load(model.save(tmp_path / "m"), device="cpu")
+    assert loaded.training == "auto" and loaded.training_ == "contrastive"
+    np.testing.assert_allclose(loaded.predict_proba(texts), model.predict_proba(texts), atol=1e-6)
+
+
+def test_auto_training_fine_tunes_on_many_texts(tiny_bert: Path, corpus) -> None:
+    texts, labels = corpus  # 40 per label
+    model = tiny_classifier(tiny_bert, training="auto", epochs=1).fit(texts, labels)
+    assert model.training_ == "full" and "pairs" not in model.history_[-1]
+
+
+def test_a_model_saved_before_auto_existed_is_read_as_its_parameters_say(
+    fitted: BertTopicClassifier, tmp_path: Path
+) -> None:
+    import json
+
+    directory = fitted.save(tmp_path / "old")
+    metadata_file = directory / "topicbert.json"
+    metadata = json.loads(metadata_file.read_text())
+    assert metadata.pop("training") == "full"
+    metadata_file.write_text(json.dumps(metadata))
+    assert BertTopicClassifier.load(directory, device="cpu").training_ == "full"

@@ -58,7 +58,15 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows() -> None:
 
 def test_one_request_failing_does_not_fail_the_others() -> None:
     calls: list[list[str]] = []
-    worker = batcher(echo_model(calls), max_wait=0.2)
+    release = threading.Event()
+    model = echo_model(calls)
+
+    def held_first(texts: list[str]) -> np.ndarray:
+        if texts == ["first"]:
+            release.wait(10)  # the others queue meanwhile and are gathered together
+        return model(texts)
+
+    worker = batcher(held_first, max_wait=0.2)
     requests = [["fine"], ["boom"], ["also fine", "yes"]]
     outcomes: list[object] = [None] * 3
 
@@ -68,16 +76,50 @@ def test_one_request_failing_does_not_fail_the_others() -> None:
         except ValueError as error:
             outcomes[i] = error
 
+    first = threading.Thread(target=worker.submit, args=(["first"],))
+    first.start()
+    time.sleep(0.1)
     threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    time.sleep(0.1)
+    release.set()
+    for thread in [first, *threads]:
         thread.join()
     worker.close()
     assert isinstance(outcomes[1], ValueError)
     np.testing.assert_array_equal(outcomes[0][:, 0], [4])
     np.testing.assert_array_equal(outcomes[2][:, 0], [9, 3])
-    assert any(len(call) > 1 for call in calls)  # they were first tried as one batch
+    assert len(calls[1]) == 4  # they were first tried as one batch
+
+
+def test_a_lone_client_is_never_kept_waiting_for_others() -> None:
+    worker = batcher(echo_model([]), max_wait=1.0)
+    started = time.monotonic()
+    for i in range(3):
+        worker.submit([f"text {i}"])
+    elapsed = time.monotonic() - started
+    worker.close()
+    assert elapsed < 1.0  # a fixed wait would have cost a second per request
+    assert worker.batch_sizes == {1: 3}
+
+
+def test_clients_calling_in_a_loop_share_full_batches_without_waiting_out_the_limit() -> None:
+    clients, rounds = 4, 10
+    worker = batcher(echo_model([], delay=0.02), max_wait=0.5)
+
+    def client(number: int) -> None:
+        for i in range(rounds):
+            worker.submit([f"client {number} round {i}"])
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, range(clients)))
+    elapsed = time.monotonic() - started
+    worker.close()
+    assert sum(size * n for size, n in worker.batch_sizes.items()) == clients * rounds
+    assert worker.batch_sizes[clients] >= rounds - 2  # not alternating 1 and 3
+    assert elapsed < rounds * 0.5 / 2  # the expected requests came well before the limit
 
 
 def test_a_full_queue_refuses_at_once_and_close_finishes_the_queue() -> None:

@@ -43,13 +43,19 @@ def test_health(client, fitted) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert fitted.backbone_name_ != type(fitted).__name__
-    assert response.get_json() == {
+    body = response.get_json()
+    before = body["batch_sizes"]
+    assert body == {
         "status": "ok",
         "model": fitted.backbone_name_,  # the backbone the served model was fitted from
         "classes": ["business", "sport", "tech"],
         "ready": True,
         "batching": True,
+        "batch_sizes": before,
     }
+    client.post("/api/predict", json={"texts": ["one", "two", "three"]})
+    after = client.get("/healthz").get_json()["batch_sizes"]
+    assert after == before | {"3": before.get("3", 0) + 1}  # model calls by texts per call
 
 
 def test_form_page(client) -> None:

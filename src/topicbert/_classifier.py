@@ -37,6 +37,7 @@ _FITTED = (
     "backbone_name_",
     "device_",
     "history_",
+    "training_",
     "training_text_hashes_",
 )
 """The attributes ``fit`` sets; all or none of them change."""
@@ -129,9 +130,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     max_chunks : int, default=8
         The most windows a text is split into with ``long_text="chunks"``;
         the rest of a longer text is ignored.
-    training : {"full", "contrastive", "head"}, default="full"
-        How the encoder is trained. ``"full"``: every weight is fine-tuned
-        with the head (``epochs``, ``learning_rate`` and the other optimiser
+    training : {"auto", "full", "contrastive", "head"}, default="full"
+        How the encoder is trained. ``"auto"``: ``"contrastive"`` while the
+        median label has at most 32 labelled texts and every label has two,
+        ``"full"`` otherwise (the crossover chosen on validation data, see
+        ``docs/results.md``; ``training_`` says which ran). ``"full"``: every
+        weight is fine-tuned with the head (``epochs``, ``learning_rate`` and the other optimiser
         settings). ``"head"``: the pre-trained encoder is kept as it is and
         only the linear head is trained: every text is encoded once, and a
         logistic regression (scikit-learn's ``LogisticRegression`` on
@@ -239,6 +243,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         One record per epoch: ``epoch``, ``train_loss``, ``train_accuracy``,
         ``valid_loss`` and ``valid_accuracy`` (with early stopping) and
         ``seconds``.
+    training_ : {"full", "contrastive", "head"}
+        How the encoder was trained: ``training``, with ``"auto"`` made
+        concrete by the labelled texts.
     training_text_hashes_ : ndarray of shape (n_distinct_texts,) or None
         A 64-bit hash of each distinct training text (whitespace normalised),
         saved with the model so that scoring it on its own training texts can
@@ -353,9 +360,13 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
             check_descriptions(self.descriptions)
 
-    def _training_mode(self) -> str:
+    def _requested_training(self) -> str:
         """``training``, or ``"head"`` where the deprecated ``freeze_backbone`` says so."""
         return "head" if self.freeze_backbone else str(self.training)
+
+    def _training_mode(self) -> str:
+        """How the fitted encoder was trained (``training_``), else as requested."""
+        return str(self.__dict__.get("training_") or self._requested_training())
 
     def _clean(self, texts: list[str]) -> list[str]:
         return texts if self.cleaner is None else self.cleaner.transform(texts)
@@ -403,6 +414,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
                 self.backbone_name_ = fit.backbone.name
                 self.device_ = fit.device
                 self.history_: list[dict[str, float]] = []
+                self.training_ = fit.training
                 self.training_text_hashes_: np.ndarray | None = text_hashes(texts)
                 held_out_proba = train_model(self, fit)
                 if fit.multilabel and self.threshold == "tune":

@@ -94,12 +94,26 @@ def draw_pairs(
     )
 
 
-def _pooled(
-    model: TopicModel, documents: Sequence[Document], indices: np.ndarray, pad_id: int
-) -> torch.Tensor:
+def pair_vectors(
+    model: TopicModel,
+    documents: Sequence[Document],
+    first: np.ndarray,
+    second: np.ndarray,
+    pad_id: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pooled vectors of each pair's two texts (fp32), each distinct text encoded once.
+
+    A batch of pairs drawn from a few dozen texts repeats many of them; the
+    encoder runs once over the distinct ones and every pair reads its two
+    vectors from that pass, which gives the gradient of encoding each
+    occurrence apart (up to dropout's masks) for less work.
+    """
+    distinct, position = np.unique(np.concatenate([first, second]), return_inverse=True)
     device = model.classifier.weight.device
-    input_ids, attention_mask, doc_index = collate(documents, indices, pad_id, device)
-    return model.pool(input_ids, attention_mask, doc_index)
+    input_ids, attention_mask, doc_index = collate(documents, distinct, pad_id, device)
+    pooled = model.pool(input_ids, attention_mask, doc_index).float()
+    where = torch.as_tensor(position, device=device)
+    return pooled[where[: len(first)]], pooled[where[len(first) :]]
 
 
 def tune_on_pairs(
@@ -145,9 +159,8 @@ def tune_on_pairs(
         ):
             rows = batch[part]
             with autocast(device, amp_dtype), attention_kernels(device):
-                left = _pooled(model, documents, first[rows], pad_id)
-                right = _pooled(model, documents, second[rows], pad_id)
-            similarity = nn.functional.cosine_similarity(left.float(), right.float())
+                left, right = pair_vectors(model, documents, first[rows], second[rows], pad_id)
+            similarity = nn.functional.cosine_similarity(left, right)
             goal = torch.as_tensor(target[rows], device=device)
             loss = loss_fn(similarity, goal) / len(batch)
             loss.backward()

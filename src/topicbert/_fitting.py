@@ -55,6 +55,8 @@ class FitSettings:
     """The fit's one stream of random numbers, seeded with ``seed`` (it advances)."""
     rank: int
     world_size: int
+    training: str
+    """How the encoder is trained: ``"full"``, ``"contrastive"`` or ``"head"`` (never auto)."""
 
     @property
     def multilabel(self) -> bool:
@@ -92,6 +94,7 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
             stacklevel=3,
         )
     targets = check_targets(estimator, y, len(texts))
+    training = resolve_training(estimator._requested_training(), targets)
     described: tuple[list[str], np.ndarray] | None = None
     if estimator.descriptions is not None:
         from topicbert._descriptions import description_examples
@@ -104,7 +107,7 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
     seed = broadcast_seed(int(first.randint(np.iinfo(np.int32).max)), world_size)
     tokenizer = backbone.load_tokenizer()
     check_tokenizer(tokenizer, backbone.name)
-    train_index, valid_index = training_split(estimator, targets, seed)
+    train_index, valid_index = training_split(estimator, targets, seed, training)
     documents = estimator._tokenize(tokenizer, texts)
     if described is not None:  # extra training examples, never held out
         from topicbert._descriptions import with_examples
@@ -124,7 +127,33 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         rng=np.random.RandomState(seed),
         rank=rank,
         world_size=world_size,
+        training=training,
     )
+
+
+CONTRASTIVE_UP_TO = 32
+"""``training="auto"``: contrastive training while the median label has at most this
+many labelled texts, fine-tuning above (chosen on validation data, see
+``benchmarks/select_training.py`` and ``docs/results.md``)."""
+
+
+def resolve_training(requested: str, targets: Targets) -> str:
+    """``training="auto"`` made concrete from the labelled texts per label; others as given.
+
+    Contrastive training while the median label has at most
+    ``CONTRASTIVE_UP_TO`` texts and every label has two (its pairs need
+    them); fine-tuning otherwise.
+    """
+    if requested != "auto":
+        return requested
+    encoded = targets.encoded
+    if encoded.ndim == 2:
+        per_label = encoded.sum(axis=0)
+    else:
+        per_label = np.bincount(encoded, minlength=len(targets.classes))
+    if per_label.min() >= 2 and float(np.median(per_label)) <= CONTRASTIVE_UP_TO:
+        return "contrastive"
+    return "full"
 
 
 def build_from_descriptions(
@@ -157,6 +186,7 @@ def build_from_descriptions(
     with seeded(fit.seed, fit.device):
         model = build_model(estimator, fit).eval()
     estimator.model_ = model
+    estimator.training_ = "head"
     estimator.tokenizer_ = fit.tokenizer
     estimator.device_ = fit.device
     vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
@@ -186,10 +216,9 @@ def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targe
 
 
 def training_split(
-    estimator: BertTopicClassifier, targets: Targets, seed: int
+    estimator: BertTopicClassifier, targets: Targets, seed: int, mode: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The split the estimator's parameters need, checked for what its training needs."""
-    mode = estimator._training_mode()
+    """The split the estimator's parameters and ``mode`` need, checked for what it needs."""
     needs_split = estimator.early_stopping or (
         targets.multilabel and estimator.threshold == "tune" and mode == "full"
     )
@@ -289,7 +318,7 @@ def train_model(estimator: BertTopicClassifier, fit: FitSettings) -> np.ndarray 
         for callback in callbacks:
             callback.on_train_begin(estimator)
         held_out = None
-        mode = estimator._training_mode()
+        mode = fit.training
         if mode == "head":
             held_out = fit_frozen_head(estimator, fit, on_epoch_end, validate=True)
         elif mode == "contrastive":

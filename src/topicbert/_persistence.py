@@ -79,6 +79,7 @@ def _metadata(estimator: BertTopicClassifier, prefix: str) -> dict[str, Any]:
         "target_kind": estimator.target_kind_,
         "thresholds": to_json_value(estimator.thresholds_, what="thresholds_"),
         "params": params,
+        "training": estimator._training_mode(),
         "history": [
             {str(key): to_json_value(value, what="history_") for key, value in record.items()}
             for record in estimator.history_
@@ -269,6 +270,8 @@ def restore_model(
     estimator.backbone_name_ = metadata["backbone"]
     estimator.device_ = device
     estimator.history_ = metadata["history"]
+    # saved before training="auto" existed: the parameters say how it was trained
+    estimator.training_ = metadata.get("training") or estimator._requested_training()
     hashes_file = directory / TRAINING_TEXTS_FILE
     estimator.training_text_hashes_ = None
     if hashes_file.is_file():

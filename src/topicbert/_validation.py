@@ -21,8 +21,8 @@ LONG_TEXT_STRATEGIES = ("truncate", "head_tail", "chunks")
 """``long_text``: what to do with texts longer than ``max_length`` tokens."""
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """``precision``: the autocast precision."""
-TRAININGS = ("full", "contrastive", "head")
-"""``training``: how the encoder is trained (fine-tuned, tuned on pairs, or kept)."""
+TRAININGS = ("auto", "full", "contrastive", "head")
+"""``training``: how the encoder is trained (by the data, fine-tuned, tuned on pairs, kept)."""
 HEAD_INITS = ("auto", "random", "probe")
 """``head_init``: how the linear head starts before fine-tuning."""
 CLASS_WEIGHTS = (None, "balanced")
@@ -241,7 +241,7 @@ def check_classifier_params(params: Mapping[str, Any]) -> None:
     check_bool("freeze_backbone", p.freeze_backbone)
     check_option("training", p.training, TRAININGS)
     check_bool("normalize", p.normalize)
-    if p.freeze_backbone and p.training != "full":
+    if p.freeze_backbone and p.training not in ("auto", "full"):
         raise ValueError(
             f"freeze_backbone=True and training={p.training!r} disagree; freeze_backbone "
             "is the older spelling of training='head': set training alone."

@@ -55,8 +55,9 @@ def add_parser(commands: Any) -> None:
     batching.add_argument(
         "--batch-wait-ms",
         type=non_negative_float,
-        default=0.0,
-        help="how long a request waits for others to join its batch (default: %(default)s)",
+        default=5.0,
+        help="the longest a batch is held back for the requests the server expects: as "
+        "many as its last batch answered; a lone client never waits (default: %(default)s)",
     )
     batching.add_argument(
         "--max-batch-texts",

@@ -71,8 +71,9 @@ def add_parser(commands: Any) -> None:
         choices=TRAININGS,
         default=defaults["training"],
         help="how the encoder is trained: fine-tuned with the head (full), tuned on pairs of "
-        "texts for few labelled texts (contrastive), or kept, training only the head (head, "
-        "fast) (default: %(default)s)",
+        "texts for few labelled texts (contrastive), kept, training only the head (head, "
+        "fast), or contrastive while the median label has at most 32 texts and full "
+        "otherwise (auto) (default: %(default)s)",
     )
     train.add_argument(
         "--freeze-backbone",

@@ -1,18 +1,25 @@
 """Micro-batching: requests that arrive together share one pass through the model.
 
 One worker thread owns the model. Each request puts its texts in a bounded
-queue and waits; the worker takes the first waiting request, keeps gathering
-for up to ``max_wait`` seconds or until ``max_batch_texts`` texts are waiting,
-runs them as one batch and hands each request its own rows back. When the
-queue holds ``max_queue_texts`` texts, new requests are refused at once with
+queue and waits; the worker takes the waiting requests, runs them as one batch
+and hands each request its own rows back. When the queue holds
+``max_queue_texts`` texts, new requests are refused at once with
 :class:`ServerBusyError` rather than queued without bound.
+
+How long the worker gathers: only while it expects more. The clients it has
+just answered tend to send their next request at once, so it expects as many
+requests as the last batch answered plus those that arrived while that batch
+ran, and waits up to ``max_wait`` seconds for them (or until
+``max_batch_texts`` texts are waiting). A lone client is never kept waiting;
+eight clients calling in a loop share batches of eight instead of
+alternating batches of one and seven.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -44,7 +51,7 @@ class MicroBatcher:
     max_batch_texts : int
         Most texts in one batch (a single larger request runs alone).
     max_wait : float
-        Seconds the worker waits for more requests after the first arrives.
+        Most seconds the worker waits for the requests it expects (see above).
     max_queue_texts : int
         Most texts waiting; beyond it :meth:`submit` raises :class:`ServerBusyError`.
     run_exclusively : threading.Lock
@@ -67,6 +74,9 @@ class MicroBatcher:
         self._model_lock = run_exclusively
         self._queue: deque[_Request] = deque()
         self._queued_texts = 0
+        self._expected = 1
+        self.batch_sizes: Counter[int] = Counter()
+        """Model calls made so far, by the number of texts they carried."""
         self._condition = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="topicbert-batcher", daemon=True)
@@ -96,14 +106,18 @@ class MicroBatcher:
         self._worker.join(timeout)
 
     def _next_batch(self) -> list[_Request] | None:
-        """Wait for a request, gather more for up to ``max_wait``; None when closed and empty."""
+        """Wait for a request, gather the expected others; None when closed and empty."""
         with self._condition:
             while not self._queue:
                 if self._closed:
                     return None
                 self._condition.wait()
             deadline = time.monotonic() + self.max_wait
-            while self._queued_texts < self.max_batch_texts and not self._closed:
+            while (
+                len(self._queue) < self._expected
+                and self._queued_texts < self.max_batch_texts
+                and not self._closed
+            ):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -119,21 +133,28 @@ class MicroBatcher:
 
     def _work(self) -> None:
         while (batch := self._next_batch()) is not None:
-            self._run(batch)
+            outcomes = self._run(batch)
+            with self._condition:  # counted before the answers go out and clients send again
+                self._expected = len(batch) + len(self._queue)
+            for request, outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    request.future.set_exception(outcome)
+                else:
+                    request.future.set_result(outcome)
 
-    def _run(self, batch: list[_Request]) -> None:
+    def _run(self, batch: list[_Request]) -> list[tuple[_Request, np.ndarray | Exception]]:
         texts = [text for request in batch for text in request.texts]
         try:
             with self._model_lock:
+                self.batch_sizes[len(texts)] += 1
                 proba = self._predict_proba(texts)
         except Exception as error:
             if len(batch) == 1:
-                batch[0].future.set_exception(error)
-                return
-            for request in batch:  # find whose texts failed; the others get their rows
-                self._run([request])
-            return
-        start = 0
-        for request in batch:
-            request.future.set_result(proba[start : start + len(request.texts)])
-            start += len(request.texts)
+                return [(batch[0], error)]
+            # find whose texts failed; the others get their rows
+            return [outcome for request in batch for outcome in self._run([request])]
+        rows = np.cumsum([0] + [len(request.texts) for request in batch])
+        return [
+            (request, proba[start:end])
+            for request, start, end in zip(batch, rows[:-1], rows[1:], strict=True)
+        ]

@@ -47,10 +47,13 @@ class BatchingSettings:
     ----------
     enabled : bool, default=True
         False: each request runs alone, one at a time.
-    max_wait_ms : float, default=0.0
-        How long the first waiting request waits for others to join its batch.
-        0: none; requests that arrive while the model is busy still share
-        the next batch (the fastest setting measured, see ``docs/results.md``).
+    max_wait_ms : float, default=5.0
+        The longest the server holds a batch back for requests it expects:
+        as many as its last batch answered (those clients tend to send again
+        at once) plus those that arrived while that batch ran. A lone client
+        never waits; clients calling in a loop share full batches. 0: no
+        waiting; requests that arrive while the model is busy still share the
+        next batch. Measured in ``docs/results.md``.
     max_batch_texts : int, default=64
         Most texts in one batch.
     max_queue_texts : int, default=1024
@@ -58,7 +61,7 @@ class BatchingSettings:
     """
 
     enabled: bool = True
-    max_wait_ms: float = 0.0
+    max_wait_ms: float = 5.0
     max_batch_texts: int = 64
     max_queue_texts: int = 1024
 
@@ -125,6 +128,11 @@ class ModelService:
             return self._batcher.submit(texts)
         with self._lock:
             return self._model_proba(texts)
+
+    @property
+    def batch_sizes(self) -> dict[int, int]:
+        """Model calls made by the batching worker so far, by texts per call (empty when off)."""
+        return dict(self._batcher.batch_sizes) if self._batcher is not None else {}
 
     @property
     def ready(self) -> bool:

@@ -17,13 +17,15 @@ Routes:
   ``p``: their ``label`` is ``null`` (multi-label: no ``labels``).
 - ``POST /api/explain`` with ``{"text": "...", "method": "lime"}``: word weights.
 - ``GET /healthz``: liveness, ``{"status": "ok", "ready": ..., ...}`` while the
-  process runs.
+  process runs, with ``batch_sizes``: the model calls made so far by texts
+  per call.
 - ``GET /readyz``: readiness, 200 while the model is loaded and requests are
   taken, 503 once the server is stopping.
 
 Batching: predictions of requests that arrive together run as one batch
-(:class:`BatchingSettings`): the first waiting request waits up to
-``max_wait_ms`` for others, a batch holds at most ``max_batch_texts`` texts,
+(:class:`BatchingSettings`): a batch is held back up to ``max_wait_ms`` for
+the requests the server expects (as many as its last batch answered; a lone
+client never waits), a batch holds at most ``max_batch_texts`` texts,
 and when ``max_queue_texts`` texts are waiting new requests get 503 with a
 ``Retry-After`` header instead of queueing without bound. Each request gets
 its own rows back; a request whose texts make the model fail gets its own
@@ -145,9 +147,9 @@ def create_app(
     explain_samples : int, default=500
         LIME samples per explanation (fewer answers sooner).
     batching : BatchingSettings, optional
-        How concurrent requests are batched (default: on, no extra wait, 64 texts,
-        1024 texts queued); ``BatchingSettings(enabled=False)`` runs each
-        request alone.
+        How concurrent requests are batched (default: on, up to 5 ms for the
+        expected requests, 64 texts, 1024 texts queued);
+        ``BatchingSettings(enabled=False)`` runs each request alone.
     min_confidence : float, optional
         Abstain (label ``null``, no labels) on texts whose top probability is
         below it, unless a request says otherwise; by default the model's
@@ -221,6 +223,7 @@ def _register_api(app: Flask, service: ModelService, max_texts: int, max_chars: 
             model=service.name,
             classes=[str(c) for c in service.classes],
             batching=service.batching.enabled,
+            batch_sizes={str(k): v for k, v in sorted(service.batch_sizes.items())},
         )
 
     @app.get("/readyz")
