@@ -60,6 +60,7 @@ def test_train_prints_held_out_figures_and_saves(
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr
     assert "5 duplicate texts removed" in result.stdout
+    assert "training: full\n" in result.stdout
     assert "held-out accuracy:" in result.stdout and "held-out macro-F1:" in result.stdout
     accuracy = float(result.stdout.split("held-out accuracy:")[1].split()[0])
     assert accuracy >= 0.8
@@ -83,6 +84,28 @@ def test_train_prints_held_out_figures_and_saves(
     scored = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert sum(row["support"] for row in scored["per_class"]) == 18
     assert scored["accuracy"] == pytest.approx(accuracy, abs=1e-4)  # the same held-out texts
+
+
+def test_train_says_what_training_auto_chose(
+    tiny_bert: Path, data_csv: Path, tmp_path: Path
+) -> None:
+    result = run(
+        "train",
+        str(data_csv),
+        "--backbone",
+        str(tiny_bert),
+        "--training",
+        "auto",  # 24 training texts per topic: contrastive
+        "--max-length",
+        "16",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "training: contrastive (chosen by --training auto)" in result.stdout
 
 
 def test_train_with_the_frozen_backbone_and_chunks(

@@ -240,6 +240,8 @@ def run(args: argparse.Namespace) -> None:
     report = ClassificationReport.from_estimator(clf, test["text"].tolist(), test["label"].tolist())
     print(report.format(digits=4))
     print(f"backbone: {clf.backbone_name_} on {clf.device_}")
+    auto = " (chosen by --training auto)" if args.training == "auto" else ""
+    print(f"training: {clf.training_}{auto}")
     print(f"fit seconds: {fit_seconds:.1f}")
     if report.multilabel:
         print(f"held-out subset accuracy: {report.accuracy:.4f}")
