@@ -259,6 +259,49 @@ def multilabel_scores(
     }
 
 
+# ------------------------------------------------------------ few labels
+def draw(
+    texts: list[str], labels: list[str], per_label: int, seed: int
+) -> tuple[list[str], list[str]]:
+    """``per_label`` texts of each label, drawn with ``RandomState(seed)``, in a seeded order."""
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    y = np.asarray(labels)
+    chosen = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y == label), per_label, replace=False)
+            for label in sorted(set(labels))
+        ]
+    )
+    rng.shuffle(chosen)
+    return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def paired(values: dict[str, list[float]], system: str, reference: str) -> dict[str, Any] | None:
+    """Mean and standard deviation of the per-draw difference ``system - reference``.
+
+    Over the draws both systems have (draws run in order, so the first n).
+    """
+    import numpy as np
+
+    if system not in values or reference not in values:
+        return None
+    shared = min(len(values[system]), len(values[reference]))
+    if shared == 0:
+        return None
+    difference = np.asarray(values[system][:shared]) - np.asarray(values[reference][:shared])
+    spread = float(difference.std(ddof=1)) if len(difference) > 1 else float("nan")
+    return {
+        "mean": float(difference.mean()),
+        "std": spread,
+        "draws": shared,
+        "ahead": int((difference > 0).sum()),
+        "behind": int((difference < 0).sum()),
+        "larger_than_spread": bool(len(difference) > 1 and abs(difference.mean()) > spread),
+    }
+
+
 # ------------------------------------------------------------ fit and time
 def fit_timed(model: Any, texts: list[str], labels: list[Any]) -> float:
     """Fit ``model`` and return the seconds it took."""

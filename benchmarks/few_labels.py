@@ -51,8 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import (
     BBC_DESCRIPTIONS,
     bert_params,
+    draw,
     label_scores,
     load_split,
+    paired,
     parse,
     parser,
     tfidf_svc,
@@ -63,22 +65,6 @@ SYSTEMS = ("tfidf", "head", "contrastive", "contrastive-descriptions", "full", "
 ZERO_SHOT = ("zero-names", "zero-descriptions")
 """Systems of size 0: no labelled text, so one run each whatever ``--draws`` says."""
 RUNNER = Path(__file__).resolve().parent / "_setfit_runner.py"
-
-
-def draw(
-    texts: list[str], labels: list[str], per_label: int, seed: int
-) -> tuple[list[str], list[str]]:
-    """``per_label`` texts of each label, drawn with ``RandomState(seed)``, in a seeded order."""
-    rng = np.random.RandomState(seed)
-    y = np.asarray(labels)
-    chosen = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(y == label), per_label, replace=False)
-            for label in sorted(set(labels))
-        ]
-    )
-    rng.shuffle(chosen)
-    return [texts[i] for i in chosen], [labels[i] for i in chosen]
 
 
 def fit_topicbert(
@@ -149,28 +135,6 @@ def fit_setfit(
         subprocess.run([python, str(RUNNER), str(request), str(answer)], check=True)
         result = json.loads(answer.read_text())
     return result["predictions"], float(result["fit_seconds"])
-
-
-def paired(values: dict[str, list[float]], system: str, reference: str) -> dict[str, Any] | None:
-    """Mean and standard deviation of the per-draw difference ``system - reference``.
-
-    Over the draws both systems have (draws run in order, so the first n).
-    """
-    if system not in values or reference not in values:
-        return None
-    shared = min(len(values[system]), len(values[reference]))
-    if shared == 0:
-        return None
-    difference = np.asarray(values[system][:shared]) - np.asarray(values[reference][:shared])
-    spread = float(difference.std(ddof=1)) if len(difference) > 1 else float("nan")
-    return {
-        "mean": float(difference.mean()),
-        "std": spread,
-        "draws": shared,
-        "ahead": int((difference > 0).sum()),
-        "behind": int((difference < 0).sum()),
-        "larger_than_spread": bool(len(difference) > 1 and abs(difference.mean()) > spread),
-    }
 
 
 def summarise(runs: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, Any]:

@@ -40,15 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import (
     REUTERS,
     bert_params,
+    draw,
     label_scores,
     load_split,
     multilabel_scores,
+    paired,
     parse,
     parser,
     reuters_frames,
 )
 from benchmarks._results import write
-from benchmarks.few_labels import draw, paired
 
 SYSTEMS = ("contrastive", "full")
 REUTERS_TOPICS = 10
