@@ -75,8 +75,7 @@ class MicroBatcher:
         self._queue: deque[_Request] = deque()
         self._queued_texts = 0
         self._expected = 1
-        self.batch_sizes: Counter[int] = Counter()
-        """Model calls made so far, by the number of texts they carried."""
+        self._batch_sizes: Counter[int] = Counter()
         self._condition = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._work, name="topicbert-batcher", daemon=True)
@@ -97,6 +96,11 @@ class MicroBatcher:
             self._queued_texts += len(texts)
             self._condition.notify()
         return request.future.result()
+
+    def batch_sizes(self) -> dict[int, int]:
+        """The model calls made so far, by the number of texts they carried."""
+        with self._condition:
+            return dict(self._batch_sizes)
 
     def close(self, timeout: float | None = None) -> None:
         """Refuse new requests, finish the queued ones and stop the worker."""
@@ -145,8 +149,9 @@ class MicroBatcher:
     def _run(self, batch: list[_Request]) -> list[tuple[_Request, np.ndarray | Exception]]:
         texts = [text for request in batch for text in request.texts]
         try:
+            with self._condition:
+                self._batch_sizes[len(texts)] += 1
             with self._model_lock:
-                self.batch_sizes[len(texts)] += 1
                 proba = self._predict_proba(texts)
         except Exception as error:
             if len(batch) == 1:

@@ -132,7 +132,7 @@ class ModelService:
     @property
     def batch_sizes(self) -> dict[int, int]:
         """Model calls made by the batching worker so far, by texts per call (empty when off)."""
-        return dict(self._batcher.batch_sizes) if self._batcher is not None else {}
+        return self._batcher.batch_sizes() if self._batcher is not None else {}
 
     @property
     def ready(self) -> bool:
