@@ -183,13 +183,12 @@ def test_auto_training_follows_the_labelled_texts_per_label(per_label, expected)
         assert resolve_training(given, targets_of(y)) == given
 
 
-def test_auto_training_counts_each_label_of_label_sets() -> None:
+def test_auto_training_fine_tunes_label_sets_however_few() -> None:
     from topicbert._fitting import resolve_training
 
     few = [("a", "b")] * 5 + [("c",)] * 5
-    assert resolve_training("auto", targets_of(few)) == "contrastive"
-    many = [("a", "b")] * 40 + [("c",)] * 40
-    assert resolve_training("auto", targets_of(many)) == "full"
+    assert resolve_training("auto", targets_of(few)) == "full"
+    assert resolve_training("contrastive", targets_of(few)) == "contrastive"
 
 
 def test_auto_training_runs_contrastive_on_few_texts_and_says_so(

@@ -131,10 +131,11 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         The most windows a text is split into with ``long_text="chunks"``;
         the rest of a longer text is ignored.
     training : {"auto", "full", "contrastive", "head"}, default="full"
-        How the encoder is trained. ``"auto"``: ``"contrastive"`` while the
-        median label has at most 32 labelled texts and every label has two,
-        ``"full"`` otherwise (the crossover chosen on validation data, see
-        ``docs/results.md``; ``training_`` says which ran). ``"full"``: every
+        How the encoder is trained. ``"auto"``: for single labels,
+        ``"contrastive"`` while the median label has at most 32 labelled texts
+        and every label has two; ``"full"`` otherwise, and for label sets
+        (chosen on validation data, see ``docs/results.md``; ``training_``
+        says which ran). ``"full"``: every
         weight is fine-tuned with the head (``epochs``, ``learning_rate`` and the other optimiser
         settings). ``"head"``: the pre-trained encoder is kept as it is and
         only the linear head is trained: every text is encoded once, and a

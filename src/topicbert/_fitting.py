@@ -140,17 +140,17 @@ many labelled texts, fine-tuning above (chosen on validation data, see
 def resolve_training(requested: str, targets: Targets) -> str:
     """``training="auto"`` made concrete from the labelled texts per label; others as given.
 
-    Contrastive training while the median label has at most
+    Single labels: contrastive training while the median label has at most
     ``CONTRASTIVE_UP_TO`` texts and every label has two (its pairs need
-    them); fine-tuning otherwise.
+    them). Label sets, and everything else: fine-tuning, which was ahead on
+    Reuters' validation wires (micro-F1) even at 8 per topic.
     """
     if requested != "auto":
         return requested
     encoded = targets.encoded
     if encoded.ndim == 2:
-        per_label = encoded.sum(axis=0)
-    else:
-        per_label = np.bincount(encoded, minlength=len(targets.classes))
+        return "full"
+    per_label = np.bincount(encoded, minlength=len(targets.classes))
     if per_label.min() >= 2 and float(np.median(per_label)) <= CONTRASTIVE_UP_TO:
         return "contrastive"
     return "full"

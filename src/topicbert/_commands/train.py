@@ -72,8 +72,8 @@ def add_parser(commands: Any) -> None:
         default=defaults["training"],
         help="how the encoder is trained: fine-tuned with the head (full), tuned on pairs of "
         "texts for few labelled texts (contrastive), kept, training only the head (head, "
-        "fast), or contrastive while the median label has at most 32 texts and full "
-        "otherwise (auto) (default: %(default)s)",
+        "fast), or, for single labels, contrastive while the median label has at most 32 "
+        "texts and full otherwise (auto; label sets: full) (default: %(default)s)",
     )
     train.add_argument(
         "--freeze-backbone",
