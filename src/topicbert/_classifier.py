@@ -135,10 +135,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         ``"contrastive"`` while the median label has at most 32 labelled texts
         and every label has two; ``"full"`` otherwise, and for label sets
         (chosen on validation data, see ``docs/results.md``; ``training_``
-        says which ran). ``"full"``: every
-        weight is fine-tuned with the head (``epochs``, ``learning_rate`` and the other optimiser
-        settings). ``"head"``: the pre-trained encoder is kept as it is and
-        only the linear head is trained: every text is encoded once, and a
+        says which ran). ``"full"``: every weight is fine-tuned with the head
+        (``epochs``, ``learning_rate`` and the other optimiser settings).
+        ``"head"``: the pre-trained encoder is kept as it is and only the
+        linear head is trained: every text is encoded once, and a
         logistic regression (scikit-learn's ``LogisticRegression`` on
         standardised vectors, its regularisation chosen by stratified 5-fold
         cross-validation on the training data) is fitted to the cached

@@ -141,7 +141,7 @@ class MicroBatcher:
             with self._condition:  # counted before the answers go out and clients send again
                 self._expected = len(batch) + len(self._queue)
             for request, outcome in outcomes:
-                if isinstance(outcome, BaseException):
+                if isinstance(outcome, Exception):
                     request.future.set_exception(outcome)
                 else:
                     request.future.set_result(outcome)
