@@ -46,6 +46,22 @@ BBC_DESCRIPTIONS = {
 }
 """One sentence per BBC topic, written once before any zero-shot figure was seen."""
 
+REUTERS_TOPICS = 10
+"""Few-label Reuters benchmarks keep this many topics: the most frequent of the training part."""
+REUTERS_DESCRIPTIONS = {
+    "acq": "Mergers and acquisitions: a company buys, takes over or acquires a stake in another.",
+    "corn": "Corn: harvests, sales, exports and prices of corn (maize).",
+    "crude": "Crude oil: oil production, oil prices, OPEC output and the petroleum industry.",
+    "earn": "Company earnings: quarterly or annual profit, net income, revenue and dividends.",
+    "grain": "Grain: production, trade and prices of cereals such as wheat, corn and barley.",
+    "interest": "Interest rates: central bank rate decisions, prime rates and lending rates.",
+    "money-fx": "Foreign exchange: currencies, exchange rates, the dollar and intervention.",
+    "ship": "Shipping: ships, ports, tankers, freight and strikes at sea or in docks.",
+    "trade": "International trade: exports, imports, trade deficits, tariffs and disputes.",
+    "wheat": "Wheat: harvests, sales, exports and prices of wheat.",
+}
+"""One sentence per kept Reuters topic, written once before any few-label figure was seen."""
+
 
 # ------------------------------------------------------------------ corpora
 def data_path(corpus: str) -> Path:
@@ -123,6 +139,18 @@ def reuters_frames(
     data = load_corpus("reuters", path, limit=limit)
     train, _, test = train_val_test_split(data, val_size=0.0, test_size=0.2, random_state=SEED)
     return data, train, test, label_set(data["label"])
+
+
+def top_topics(frame: pd.DataFrame, topics: list[str]) -> pd.DataFrame:
+    """``frame``'s wires with their labels cut to ``topics``; wires left with none dropped."""
+    kept = frame.assign(label=frame["label"].map(lambda s: tuple(t for t in s if t in topics)))
+    return kept[kept["label"].map(len) > 0].reset_index(drop=True)
+
+
+def most_frequent(frame: pd.DataFrame, n: int = REUTERS_TOPICS) -> list[str]:
+    """The ``n`` most frequent labels of a column of label sets, sorted by name."""
+    counts = frame["label"].explode().value_counts()
+    return sorted(counts.index[:n])
 
 
 def label_set(label_sets: Iterable[Iterable[str]]) -> list[str]:
@@ -276,6 +304,49 @@ def draw(
     )
     rng.shuffle(chosen)
     return [texts[i] for i in chosen], [labels[i] for i in chosen]
+
+
+def draw_at_least(
+    label_sets: list[tuple[str, ...]], topics: list[str], per_label: int, seed: int
+) -> list[int]:
+    """Positions of wires such that each topic has at least ``per_label`` (or all it has).
+
+    Topics are filled rarest first, each from the wires not yet chosen, in
+    an order drawn with ``RandomState(seed)``.
+    """
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(label_sets))
+    counts = {topic: 0 for topic in topics}
+    frequency = {t: sum(t in labels for labels in label_sets) for t in topics}
+    chosen: list[int] = []
+    taken = set()
+    for topic in sorted(topics, key=lambda t: (frequency[t], t)):
+        for i in order:
+            if counts[topic] >= per_label:
+                break
+            if i in taken or topic not in label_sets[i]:
+                continue
+            taken.add(i)
+            chosen.append(int(i))
+            for label in label_sets[i]:
+                counts[label] += 1
+    rng.shuffle(chosen)
+    return chosen
+
+
+def few_labelled(
+    texts: list[str], labels: list[Any], per_label: int, seed: int, topics: list[str] | None
+) -> tuple[list[str], list[Any]]:
+    """A few-label training sample: ``draw`` for single labels, ``draw_at_least`` for sets.
+
+    ``topics`` is ``None`` for single labels, else the label sets' topics.
+    """
+    if topics is None:
+        return draw(texts, labels, per_label, seed)
+    chosen = draw_at_least(labels, topics, per_label, seed)
+    return [texts[i] for i in chosen], [list(labels[i]) for i in chosen]
 
 
 def paired(values: dict[str, list[float]], system: str, reference: str) -> dict[str, Any] | None:

@@ -1,37 +1,55 @@
 """Few labelled texts per topic: topicbert's training modes against SetFit, in one run.
 
-For each size k (texts per label) and draw d, k training texts of each label
-are drawn (``RandomState(d)``) from the BBC training part of the shared
-70/10/20 split; every system is fitted on the same draw and scored on the
-same held-out test part (426 articles). Systems:
+For each size k (texts per label) and draw d, a training sample is drawn
+(``RandomState(d)``) from a corpus's training part; every system is fitted
+on the same draw and scored on the same held-out test part:
 
-- ``tfidf``: TF-IDF + LinearSVC;
+- ``--corpus bbc`` (single label): k articles of each topic from the training
+  part of the shared 70/10/20 split, scored on its test part (426 articles)
+  by accuracy and macro-F1;
+- ``--corpus reuters`` (label sets): the ten most frequent topics of the
+  shared 80/20 split's training part (``REUTERS_TOPICS``; other topics
+  dropped from each wire, wires left with none dropped), a draw adding
+  wires of the rarest topics first until each has at least k; scored on the
+  split's test part cut the same way (1,269 wires) by micro-F1 (declared
+  before any run) and macro-F1.
+
+Systems:
+
+- ``tfidf``: TF-IDF + LinearSVC (one-vs-rest for label sets);
 - ``head``: ``BertTopicClassifier(training="head")`` (frozen encoder, logistic head);
 - ``contrastive``: ``BertTopicClassifier(training="contrastive")``;
-- ``contrastive-descriptions``: the same with ``descriptions=BBC_DESCRIPTIONS``
-  (each topic's sentence one more training example);
+- ``contrastive-descriptions``: the same with the corpus's one-sentence
+  descriptions (``BBC_DESCRIPTIONS``, ``REUTERS_DESCRIPTIONS``) as one more
+  training example per topic;
 - ``full``: ``BertTopicClassifier(training="full")`` (fine-tuning, its defaults);
+- ``auto``: ``BertTopicClassifier(training="auto")``; where the mode it
+  resolves to (``topicbert._fitting.resolve_training``, the rule ``fit``
+  applies) was fitted on the same draw in this run, that fit's row is kept
+  with ``"chose"`` and ``"fitted": false`` instead of fitting it twice;
 - ``zero-names`` and ``zero-descriptions`` (size 0, no labelled text):
-  ``BertTopicClassifier.from_descriptions`` with the topics' names, and with
-  one sentence per topic (``BBC_DESCRIPTIONS``, written before any result);
-- ``setfit``: SetFit itself with the same backbone and its defaults, run by
-  ``benchmarks/_setfit_runner.py`` in another Python environment
-  (``--setfit-python``), since SetFit is never a dependency of topicbert.
+  ``BertTopicClassifier.from_descriptions`` with the topics' names (Reuters:
+  ``money-fx`` as ``money fx``), and with the one-sentence descriptions;
+- ``setfit``: SetFit itself with the same backbone and its defaults
+  (one-vs-rest for label sets), run by ``benchmarks/_setfit_runner.py`` in
+  another Python environment (``--setfit-python``), since SetFit is never a
+  dependency of topicbert.
 
     python benchmarks/few_labels.py --setfit-python /path/to/setfit-venv/bin/python
     python benchmarks/few_labels.py --sizes 8 --draws 3 --systems head contrastive setfit
+    python benchmarks/few_labels.py --corpus reuters --sizes 0 8 --setfit-python ...
     python benchmarks/few_labels.py --sizes 0  # the zero-shot systems alone
     python benchmarks/few_labels.py --smoke   # a trial run on a tiny input
     python benchmarks/few_labels.py --resume benchmarks/results/few-labels-bbc-A.json ...
 
 ``--resume`` starts from the runs of earlier raw files (merged; they must
-have been made with the same window, precision and backbone) and fits only
-the (size, system, draw) they lack, so a run stopped early, or one that
-left out a system, is completed on the same draws.
+have been made on the same corpus, with the same window, precision and
+backbone) and fits only the (size, system, draw) they lack, so a run stopped
+early, or one that left out a system, is completed on the same draws.
 
-Raw figures (accuracy, macro-F1 and fit seconds per draw, mean and standard
-deviation per size, paired differences against SetFit and against ``head``)
-go to ``benchmarks/results/few-labels-bbc-DATE.json``.
+Raw figures (scores and fit seconds per draw, mean and standard deviation
+per size, paired differences against SetFit and against ``head``) go to
+``benchmarks/results/few-labels-CORPUS-DATE.json``.
 """
 
 from __future__ import annotations
@@ -50,26 +68,74 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import (
     BBC_DESCRIPTIONS,
+    REUTERS_DESCRIPTIONS,
     bert_params,
-    draw,
+    few_labelled,
     label_scores,
     load_split,
+    most_frequent,
+    multilabel_scores,
     paired,
     parse,
     parser,
+    reuters_frames,
+    tfidf_multilabel,
     tfidf_svc,
+    top_topics,
 )
 from benchmarks._results import write
 
-SYSTEMS = ("tfidf", "head", "contrastive", "contrastive-descriptions", "full", "setfit")
+SYSTEMS = (
+    "tfidf",
+    "head",
+    "contrastive",
+    "contrastive-descriptions",
+    "full",
+    "auto",
+    "setfit",
+)
 ZERO_SHOT = ("zero-names", "zero-descriptions")
 """Systems of size 0: no labelled text, so one run each whatever ``--draws`` says."""
+METRICS = {"bbc": ("accuracy", "macro_f1"), "reuters": ("micro_f1", "macro_f1")}
+"""Each corpus's scores; the first is the one declared for comparisons."""
 RUNNER = Path(__file__).resolve().parent / "_setfit_runner.py"
 
 
+def corpus(name: str, limit: int | None) -> dict[str, Any]:
+    """The training part draws come from, the test part, the topics and their descriptions."""
+    if name == "bbc":
+        split = load_split(limit=limit)
+        return {
+            "pool": split["train"],
+            "test": split["test"],
+            "topics": sorted(set(split["train"][1])),
+            "multilabel": False,
+            "descriptions": BBC_DESCRIPTIONS,
+            "names": {label: label for label in BBC_DESCRIPTIONS},
+        }
+    _, train, test, _ = reuters_frames(limit=limit)
+    topics = most_frequent(train)
+    pool, held = top_topics(train, topics), top_topics(test, topics)
+    return {
+        "pool": (pool["text"].tolist(), pool["label"].tolist()),
+        "test": (held["text"].tolist(), held["label"].tolist()),
+        "topics": topics,
+        "multilabel": True,
+        "descriptions": {t: REUTERS_DESCRIPTIONS[t] for t in topics if t in REUTERS_DESCRIPTIONS},
+        "names": {topic: topic.replace("-", " ") for topic in topics},
+    }
+
+
+def score(data: dict[str, Any], predicted: Any) -> dict[str, float]:
+    truth = data["test"][1]
+    if data["multilabel"]:
+        return multilabel_scores([tuple(t) for t in truth], predicted, data["topics"])
+    return label_scores(truth, predicted)
+
+
 def fit_topicbert(
-    system: str, args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
-) -> tuple[list[str], float]:
+    system: str, args: Any, data: dict[str, Any], train: tuple[list[str], list[Any]], seed: int
+) -> tuple[Any, float]:
     from topicbert import BertTopicClassifier
 
     training, _, extra = system.partition("-")
@@ -77,45 +143,64 @@ def fit_topicbert(
         args,
         {
             "training": training,
-            "descriptions": BBC_DESCRIPTIONS if extra == "descriptions" else None,
+            "descriptions": data["descriptions"] if extra == "descriptions" else None,
             "random_state": seed,
             "precision": args.precision,
             "max_length": args.max_length,  # the same window as SetFit's
         },
     )
+    if data["multilabel"]:
+        params["labels"] = data["topics"]
     model = BertTopicClassifier(**params)
     started = time.perf_counter()
     model.fit(*train)
     seconds = time.perf_counter() - started
-    return model.predict(test).tolist(), seconds
+    return model.predict(data["test"][0]), seconds
 
 
-def zero_shot(system: str, args: Any, test: list[str]) -> tuple[list[str], float]:
+def auto_choice(data: dict[str, Any], train: tuple[list[str], list[Any]]) -> str:
+    """The mode ``training="auto"`` resolves to on ``train``, by the rule ``fit`` applies."""
+    from topicbert._fitting import resolve_training
+    from topicbert._targets import encode_targets
+
+    labels = data["topics"] if data["multilabel"] else None
+    return resolve_training("auto", encode_targets(train[1], len(train[0]), labels=labels))
+
+
+def zero_shot(system: str, args: Any, data: dict[str, Any]) -> tuple[Any, float]:
     """A model from the topics' names or descriptions: its predictions and build seconds."""
     from topicbert import BertTopicClassifier
 
-    descriptions = (
-        BBC_DESCRIPTIONS
-        if system == "zero-descriptions"
-        else {label: label for label in BBC_DESCRIPTIONS}
-    )
+    descriptions = data["descriptions"] if system == "zero-descriptions" else data["names"]
     params = bert_params(args, {"precision": args.precision, "max_length": args.max_length})
+    if data["multilabel"]:
+        params["multilabel"] = True
     started = time.perf_counter()
     model = BertTopicClassifier.from_descriptions(descriptions, **params)
     seconds = time.perf_counter() - started
-    return model.predict(test).tolist(), seconds
+    return model.predict(data["test"][0]), seconds
 
 
-def fit_tfidf(train: tuple[list[str], list[str]], test: list[str]) -> tuple[list[str], float]:
+def fit_tfidf(data: dict[str, Any], train: tuple[list[str], list[Any]]) -> dict[str, float]:
+    if data["multilabel"]:
+        import pandas as pd
+
+        frames = [
+            pd.DataFrame({"text": texts, "label": [tuple(s) for s in labels]})
+            for texts, labels in (train, data["test"])
+        ]
+        row = tfidf_multilabel(*frames, data["topics"])["tfidf"]
+        return {key: row[key] for key in (*METRICS["reuters"], "fit_seconds")}
     model = tfidf_svc()
     started = time.perf_counter()
     model.fit(*train)
-    return model.predict(test).tolist(), time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return {**score(data, model.predict(data["test"][0]).tolist()), "fit_seconds": seconds}
 
 
 def fit_setfit(
-    args: Any, train: tuple[list[str], list[str]], test: list[str], seed: int
-) -> tuple[list[str], float]:
+    args: Any, data: dict[str, Any], train: tuple[list[str], list[Any]], seed: int
+) -> tuple[Any, float]:
     """SetFit in its own environment: texts in, predictions and its fit seconds out."""
     python, backbone, max_length = args.setfit_python, args.backbone, args.max_length
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +211,8 @@ def fit_setfit(
                     "model": backbone,
                     "texts": train[0],
                     "labels": train[1],
-                    "test": test,
+                    "classes": data["topics"] if data["multilabel"] else None,
+                    "test": data["test"][0],
                     "seed": seed,
                     "max_length": max_length,
                 }
@@ -137,26 +223,55 @@ def fit_setfit(
     return result["predictions"], float(result["fit_seconds"])
 
 
-def summarise(runs: dict[str, dict[str, list[dict[str, float]]]]) -> dict[str, Any]:
+def run_system(
+    name: str,
+    args: Any,
+    data: dict[str, Any],
+    train: tuple[list[str], list[Any]],
+    seed: int,
+    done: dict[str, list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """One system's scores and fit seconds on one draw."""
+    if name == "tfidf":
+        return fit_tfidf(data, train)
+    if name == "auto":
+        chosen = auto_choice(data, train)
+        if len(done.get(chosen, [])) > seed:
+            return {**done[chosen][seed], "chose": chosen, "fitted": False}
+        predicted, seconds = fit_topicbert("auto", args, data, train, seed)
+        return {**score(data, predicted), "fit_seconds": seconds, "chose": chosen}
+    if name == "setfit":
+        predicted, seconds = fit_setfit(args, data, train, seed)
+    else:
+        predicted, seconds = fit_topicbert(name, args, data, train, seed)
+    return {**score(data, predicted), "fit_seconds": seconds}
+
+
+def summarise(runs: dict[str, dict[str, list[dict[str, float]]]], corpus: str) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     for size, systems in runs.items():
-        accuracy = {name: [r["accuracy"] for r in rows] for name, rows in systems.items()}
-        summary[size] = {
-            name: {
-                "accuracy_mean": float(np.mean(values)),
-                "accuracy_std": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-                "macro_f1_mean": float(np.mean([r["macro_f1"] for r in systems[name]])),
-                "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in systems[name]])),
-                "minus_setfit": paired(accuracy, name, "setfit") if name != "setfit" else None,
-                "minus_head": paired(accuracy, name, "head") if name != "head" else None,
+        summary[size] = {}
+        for name, rows in systems.items():
+            figures: dict[str, Any] = {
+                "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in rows]))
             }
-            for name, values in accuracy.items()
-        }
+            for metric in METRICS[corpus]:
+                values = {n: [r[metric] for r in rs] for n, rs in systems.items()}
+                figures[f"{metric}_mean"] = float(np.mean(values[name]))
+                figures[f"{metric}_std"] = (
+                    float(np.std(values[name], ddof=1)) if len(rows) > 1 else None
+                )
+                suffix = "" if metric == METRICS[corpus][0] else f"_{metric}"
+                for reference in ("setfit", "head"):
+                    if name != reference:
+                        figures[f"minus_{reference}{suffix}"] = paired(values, name, reference)
+            summary[size][name] = figures
     return summary
 
 
 def main(argv: list[str] | None = None) -> None:
     made = parser(__doc__)
+    made.add_argument("--corpus", choices=tuple(METRICS), default="bbc")
     made.add_argument(
         "--sizes",
         type=int,
@@ -183,12 +298,10 @@ def main(argv: list[str] | None = None) -> None:
         default=[],
         help="earlier raw JSON files whose runs are kept; only what they lack is fitted",
     )
-    args = parse(made, argv, smoke_limit=120)
+    args = parse(made, argv, smoke_limit=300)
     if args.smoke:
         args.sizes, args.draws = [0, 2], 2
-    split = load_split(limit=args.limit)
-    train_texts, train_labels = split["train"]
-    test_texts, test_labels = split["test"]
+    data = corpus(args.corpus, args.limit)
     systems = [s for s in args.systems if s != "setfit" or args.setfit_python]
     runs, resumed = resume(args)
     for size in args.sizes:
@@ -197,45 +310,44 @@ def main(argv: list[str] | None = None) -> None:
             for name in ZERO_SHOT:
                 if runs["0"].get(name):
                     continue
-                predicted, seconds = zero_shot(name, args, test_texts)
-                row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
+                predicted, seconds = zero_shot(name, args, data)
+                row = {**score(data, predicted), "fit_seconds": seconds}
                 runs["0"][name] = [row]
                 print(f"k=0 {name}: {row}", flush=True)
-            save(args, runs, resumed, len(test_texts), complete=False)
+            save(args, data, runs, resumed, complete=False)
             continue
         done = runs.setdefault(str(size), {})
         for name in systems:
             done.setdefault(name, [])
         for seed in range(args.draws):
-            train = draw(train_texts, train_labels, size, seed)
+            train = few_labelled(
+                *data["pool"], size, seed, data["topics"] if data["multilabel"] else None
+            )
             for name in systems:
                 if len(done[name]) > seed:
                     continue  # measured by a resumed run on the same draw
-                if name == "tfidf":
-                    predicted, seconds = fit_tfidf(train, test_texts)
-                elif name == "setfit":
-                    predicted, seconds = fit_setfit(args, train, test_texts, seed)
-                else:
-                    predicted, seconds = fit_topicbert(name, args, train, test_texts, seed)
-                row = {**label_scores(test_labels, predicted), "fit_seconds": seconds}
-                runs[str(size)][name].append(row)
+                row = run_system(name, args, data, train, seed, done)
+                row["train_texts"] = len(train[0])
+                done[name].append(row)
                 print(f"k={size} draw={seed} {name}: {row}", flush=True)
             # kept after every draw, so that a long run stopped early keeps what it measured
-            save(args, runs, resumed, len(test_texts), complete=False)
-    save(args, runs, resumed, len(test_texts), complete=True)
+            save(args, data, runs, resumed, complete=False)
+    save(args, data, runs, resumed, complete=True)
 
 
 def resume(args: Any) -> tuple[dict[str, dict[str, list[dict[str, float]]]], list[Any]]:
     """The runs of the ``--resume`` files, merged, and where each came from.
 
-    A file made with another window, precision or backbone is refused: its
-    figures would not be comparable with the ones fitted now.
+    A file made on another corpus, or with another window, precision or
+    backbone, is refused: its figures would not be comparable with the ones
+    fitted now (files made before Reuters was added are BBC's).
     """
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     resumed: list[Any] = []
     for path in args.resume:
         earlier = json.loads(path.read_text())
-        for key in ("max_length", "precision", "backbone"):
+        earlier.setdefault("corpus", "bbc")
+        for key in ("corpus", "max_length", "precision", "backbone"):
             if earlier.get(key) != getattr(args, key):
                 raise SystemExit(
                     f"{path}: made with {key}={earlier.get(key)!r}, not {getattr(args, key)!r}"
@@ -252,22 +364,25 @@ def resume(args: Any) -> tuple[dict[str, dict[str, list[dict[str, float]]]], lis
 
 
 def save(
-    args: Any, runs: dict[str, Any], resumed: list[Any], test_texts: int, *, complete: bool
+    args: Any, data: dict[str, Any], runs: dict[str, Any], resumed: list[Any], *, complete: bool
 ) -> None:
     """Write the raw figures so far; ``complete`` says whether every draw has run."""
     write(
-        "few-labels-bbc",
+        f"few-labels-{args.corpus}",
         {
             "complete": complete,
             "resumed_from": resumed,
+            "corpus": args.corpus,
+            "topics": data["topics"],
+            "metrics": list(METRICS[args.corpus]),
             "sizes": sorted({int(size) for size in runs} | set(args.sizes)),
             "draws": args.draws,
             "max_length": args.max_length,
-            "test_texts": test_texts,
+            "test_texts": len(data["test"][0]),
             "backbone": args.backbone,
             "precision": args.precision,
             "runs": runs,
-            "summary": summarise(runs),
+            "summary": summarise(runs, args.corpus),
         },
         directory=args.results_dir,
     )

@@ -40,48 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._common import (
     REUTERS,
     bert_params,
-    draw,
+    few_labelled,
     label_scores,
     load_split,
+    most_frequent,
     multilabel_scores,
     paired,
     parse,
     parser,
     reuters_frames,
+    top_topics,
 )
 from benchmarks._results import write
 
 SYSTEMS = ("contrastive", "full")
-REUTERS_TOPICS = 10
-"""The Reuters topics kept: the most frequent of the training part."""
-
-
-def draw_at_least(
-    label_sets: list[tuple[str, ...]], topics: list[str], per_label: int, seed: int
-) -> list[int]:
-    """Positions of wires such that each topic has at least ``per_label`` (or all it has).
-
-    Topics are filled rarest first, each from the wires not yet chosen, in
-    an order drawn with ``RandomState(seed)``.
-    """
-    rng = np.random.RandomState(seed)
-    order = rng.permutation(len(label_sets))
-    counts = {topic: 0 for topic in topics}
-    frequency = {t: sum(t in labels for labels in label_sets) for t in topics}
-    chosen: list[int] = []
-    taken = set()
-    for topic in sorted(topics, key=lambda t: (frequency[t], t)):
-        for i in order:
-            if counts[topic] >= per_label:
-                break
-            if i in taken or topic not in label_sets[i]:
-                continue
-            taken.add(i)
-            chosen.append(int(i))
-            for label in label_sets[i]:
-                counts[label] += 1
-    rng.shuffle(chosen)
-    return chosen
 
 
 def corpus_parts(name: str, limit: int | None) -> dict[str, Any]:
@@ -92,10 +64,8 @@ def corpus_parts(name: str, limit: int | None) -> dict[str, Any]:
     from topicbert.datasets import train_val_test_split
 
     _, train, _, _ = reuters_frames(REUTERS, limit)
-    counts = train["label"].explode().value_counts()
-    topics = sorted(counts.index[:REUTERS_TOPICS])
-    kept = train.assign(label=train["label"].map(lambda s: tuple(t for t in s if t in topics)))
-    kept = kept[kept["label"].map(len) > 0].reset_index(drop=True)
+    topics = most_frequent(train)
+    kept = top_topics(train, topics)
     pool, _, valid = train_val_test_split(kept, val_size=0.0, test_size=0.2, random_state=0)
     return {
         "pool": (pool["text"].tolist(), pool["label"].tolist()),
@@ -106,11 +76,8 @@ def corpus_parts(name: str, limit: int | None) -> dict[str, Any]:
 
 
 def sample(parts: dict[str, Any], size: int, seed: int) -> tuple[list[str], list[Any]]:
-    texts, labels = parts["pool"]
-    if not parts["multilabel"]:
-        return draw(texts, labels, size, seed)
-    chosen = draw_at_least(labels, parts["topics"], size, seed)
-    return [texts[i] for i in chosen], [list(labels[i]) for i in chosen]
+    topics = parts["topics"] if parts["multilabel"] else None
+    return few_labelled(*parts["pool"], size, seed, topics)
 
 
 def fit_and_score(

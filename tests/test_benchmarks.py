@@ -142,6 +142,12 @@ SMOKE_RUNS = [
         id="few_labels",
     ),
     pytest.param(
+        "few_labels.py",
+        ["--backbone", "{backbone}", "--corpus", "reuters", "--systems", "tfidf", "full", "auto"],
+        "few-labels-reuters",
+        id="few_labels-reuters",
+    ),
+    pytest.param(
         "select_zero_shot.py",
         ["--backbone", "{backbone}", "--reuters-texts", "30"],
         "select-zero-shot",
@@ -330,9 +336,19 @@ def test_few_labels_gives_topicbert_the_same_window_as_setfit(monkeypatch) -> No
 
     monkeypatch.setattr(topicbert, "BertTopicClassifier", Recorder)
     args = argparse.Namespace(backbone="tiny", precision="fp32", max_length=128, smoke=False)
-    few_labels.fit_topicbert("contrastive", args, (["x", "y"], ["a", "b"]), ["z"], seed=0)
+    bbc = {"multilabel": False, "descriptions": few_labels.BBC_DESCRIPTIONS, "test": (["z"], [])}
+    few_labels.fit_topicbert("contrastive", args, bbc, (["x", "y"], ["a", "b"]), seed=0)
     assert made[0]["max_length"] == 128 and made[0]["training"] == "contrastive"
-    assert made[0]["descriptions"] is None
-    few_labels.fit_topicbert("contrastive-descriptions", args, (["x"], ["a"]), ["z"], seed=0)
+    assert made[0]["descriptions"] is None and "labels" not in made[0]
+    few_labels.fit_topicbert("contrastive-descriptions", args, bbc, (["x"], ["a"]), seed=0)
     assert made[1]["training"] == "contrastive"
     assert made[1]["descriptions"] == few_labels.BBC_DESCRIPTIONS
+    reuters = {
+        "multilabel": True,
+        "topics": ["acq", "earn"],
+        "descriptions": {"acq": "Takeovers.", "earn": "Profits."},
+        "test": (["z"], []),
+    }
+    few_labels.fit_topicbert("contrastive-descriptions", args, reuters, (["x"], [["a"]]), seed=0)
+    assert made[2]["labels"] == ["acq", "earn"]
+    assert made[2]["descriptions"] == reuters["descriptions"]
