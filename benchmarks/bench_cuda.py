@@ -205,7 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "none"
     results: dict[str, Any] = {"gpu": gpu, "torch": torch.__version__}
     print(f"BBC on {args.device} ({gpu}), torch {torch.__version__}", flush=True)
-    warm_up = BertTopicClassifier(device=args.device, **bert_params(args, {"epochs": 1}))
+    warm_up = BertTopicClassifier(
+        device=args.device, **bert_params(args, {"epochs": 1, "training": "full"})
+    )
     warm_up.fit(split["train"][0][:64], split["train"][1][:64]).predict(split["val"][0][:64])
     models = {}
     for precision in ("auto", "fp16", "fp32"):

@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         model = args.model
         if model is None:
             subset = data.groupby("label").head(20)
-            params = bert_params(args, {"max_length": 128, "epochs": 1})
+            params = bert_params(args, {"max_length": 128, "epochs": 1, "training": "full"})
             clf = BertTopicClassifier(random_state=0, **params)
             clf.fit(subset["text"].tolist(), subset["label"].tolist())
             model = clf.save(Path(tmp) / "model")

@@ -371,7 +371,10 @@ def run_tutorial(split: dict[str, Any], options: argparse.Namespace, **_: Any) -
         for suffix, params in variants:
             ours = BertTopicClassifier(
                 random_state=0,
-                **bert_params(options, {"max_length": max_length, "epochs": 1, **params}),
+                **bert_params(
+                    options,
+                    {"max_length": max_length, "epochs": 1, "training": "full", **params},
+                ),
             )
             ours.fit(texts[:n_texts], labels[:n_texts])
             seconds = ours.history_[0]["seconds"]

@@ -30,7 +30,9 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "bbc-news.csv.gz"
 def main() -> None:
     data = drop_duplicate_texts(read_labeled_csv(DATA))
     train, _, test = train_val_test_split(data, random_state=42)
-    clf = BertTopicClassifier(epochs=3, random_state=0, precision="auto", verbose=1)
+    clf = BertTopicClassifier(
+        training="full", epochs=3, random_state=0, precision="auto", verbose=1
+    )
     clf.fit(train["text"].tolist(), train["label"].tolist())
     accuracy = clf.score(test["text"].tolist(), test["label"].tolist())
     clf.save("models/bbc-distributed")  # written by rank 0 only

@@ -177,6 +177,7 @@ def tiny_classifier(tiny_bert: Path, **params: object) -> BertTopicClassifier:
         "device": "cpu",
         "precision": "fp32",  # exact comparisons whatever the CPU
         "random_state": 0,
+        "training": "full",  # the fixtures' few texts per label would make "auto" contrastive
     }
     defaults.update(params)
     return BertTopicClassifier(**defaults)  # type: ignore[arg-type]

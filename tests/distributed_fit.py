@@ -67,6 +67,7 @@ def main() -> None:
         settings = {"threshold": "tune", "early_stopping": True, "n_iter_no_change": 2}
     clf = BertTopicClassifier(
         backbone=str(tiny_bert),
+        training="full",
         max_length=64,
         batch_size=8,
         learning_rate=3e-3,

@@ -45,6 +45,8 @@ def test_train_prints_held_out_figures_and_saves(
         str(data_csv),
         "--backbone",
         str(tiny_bert),
+        "--training",
+        "full",
         "--epochs",
         "4",
         "--learning-rate",
@@ -302,7 +304,7 @@ def test_old_output_spellings_still_work_with_a_deprecation_notice(
 def test_freeze_backbone_is_the_old_spelling_of_training_head(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert parse("train", "d.csv").training == "full"
+    assert parse("train", "d.csv").training == "auto"
     assert parse("train", "d.csv", "--training", "contrastive").training == "contrastive"
     assert capsys.readouterr().err == ""
     assert parse("train", "d.csv", "--freeze-backbone").training == "head"

@@ -220,3 +220,27 @@ def test_a_model_saved_before_auto_existed_is_read_as_its_parameters_say(
     assert metadata.pop("training") == "full"
     metadata_file.write_text(json.dumps(metadata))
     assert BertTopicClassifier.load(directory, device="cpu").training_ == "full"
+    # a file from before training= existed: fine-tuned, whatever the default is now
+    del metadata["params"]["training"]
+    metadata_file.write_text(json.dumps(metadata))
+    loaded = BertTopicClassifier.load(directory, device="cpu")
+    assert loaded.training == "full" and loaded.training_ == "full"
+
+
+def test_training_is_auto_unless_told() -> None:
+    assert BertTopicClassifier().training == "auto"
+
+
+def test_auto_training_counts_the_texts_left_after_the_validation_split(
+    tiny_bert: Path, few
+) -> None:
+    texts, labels = few
+    rare = [i for i, label in enumerate(labels) if label == labels[0]][:2]
+    kept = [i for i, label in enumerate(labels) if label != labels[0]] + rare
+    texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
+    # two texts of one label: "auto" would pair them, but early stopping holds one out
+    model = tiny_classifier(
+        tiny_bert, training="auto", early_stopping=True, validation_fraction=0.5, epochs=1
+    )
+    model.fit(texts, labels)
+    assert model.training_ == "full"

@@ -155,7 +155,7 @@ def test_fit_runs_on_ray_train_workers_and_reports_every_epoch_from_each(
 
         reports: list[dict[str, float]] = []
         model = BertTopicClassifier(
-            backbone=config["backbone"], max_length=64, batch_size=8, epochs=3,
+            backbone=config["backbone"], training="full", max_length=64, batch_size=8, epochs=3,
             learning_rate=3e-3, device="cpu", precision="fp32", random_state=0,
             early_stopping=True, callbacks=[CountReports(), RankZeroOnly()],
         )  # fmt: skip
@@ -212,9 +212,9 @@ def test_blocks_of_only_null_texts_keep_the_score_types(
 
 def tiny_params(tiny_bert: Path, **params: Any) -> dict[str, Any]:
     return {
-        "backbone": str(tiny_bert), "max_length": 64, "batch_size": 8, "epochs": 3,
-        "device": "cpu", "precision": "fp32", "random_state": 0, "early_stopping": True,
-        "validation_fraction": 0.25, "n_iter_no_change": 3, **params,
+        "backbone": str(tiny_bert), "training": "full", "max_length": 64, "batch_size": 8,
+        "epochs": 3, "device": "cpu", "precision": "fp32", "random_state": 0,
+        "early_stopping": True, "validation_fraction": 0.25, "n_iter_no_change": 3, **params,
     }  # fmt: skip
 
 

@@ -221,6 +221,7 @@ def test_fit_runs_under_torch_distributor_on_spark_tasks(
         # start and summed gradients make the two fits end equal
         clf = BertTopicClassifier(
             backbone=tiny_bert,
+            training="full",
             max_length=64,
             batch_size=8,
             epochs=2,

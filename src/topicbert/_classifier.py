@@ -1,4 +1,4 @@
-"""BertTopicClassifier: fine-tune a BERT-family encoder as a scikit-learn classifier."""
+"""BertTopicClassifier: train a BERT-family encoder as a scikit-learn classifier."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ _FITTED = (
 
 
 class BertTopicClassifier(ClassifierMixin, BaseEstimator):
-    """Fine-tune a BERT-family encoder for text classification.
+    """Train a BERT-family encoder for text classification.
 
     A scikit-learn classifier: ``fit`` on raw texts and labels, then
     ``predict``, ``predict_proba`` and ``score``. It works inside ``Pipeline``,
@@ -130,12 +130,15 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     max_chunks : int, default=8
         The most windows a text is split into with ``long_text="chunks"``;
         the rest of a longer text is ignored.
-    training : {"auto", "full", "contrastive", "head"}, default="full"
+    training : {"auto", "full", "contrastive", "head"}, default="auto"
         How the encoder is trained. ``"auto"``: for single labels,
-        ``"contrastive"`` while the median label has at most 32 labelled texts
-        and every label has two; ``"full"`` otherwise, and for label sets
-        (chosen on validation data, see ``docs/results.md``; ``training_``
-        says which ran). ``"full"``: every weight is fine-tuned with the head
+        ``"contrastive"`` while the median label has at most 32 texts to
+        train on (after ``early_stopping``'s validation split) and every
+        label has two; ``"full"`` otherwise, and for label sets (chosen on
+        validation data, see ``docs/results.md``; ``training_`` says which
+        ran). Pass ``"full"`` where the fine-tuning settings (``epochs``,
+        ``learning_rate``, per-epoch callbacks) must apply whatever the
+        number of texts. ``"full"``: every weight is fine-tuned with the head
         (``epochs``, ``learning_rate`` and the other optimiser settings).
         ``"head"``: the pre-trained encoder is kept as it is and only the
         linear head is trained: every text is encoded once, and a
@@ -279,7 +282,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         max_length: int = DEFAULT_MAX_LENGTH,
         long_text: str = "truncate",
         max_chunks: int = 8,
-        training: str = "full",
+        training: str = "auto",
         contrastive_iterations: int = 20,
         contrastive_learning_rate: float = 2e-5,
         freeze_backbone: bool = False,
@@ -374,7 +377,7 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
 
     # --------------------------------------------------------------------- fit
     def fit(self, X: Sequence[str], y: Sequence[Any]) -> BertTopicClassifier:
-        """Fine-tune the backbone on texts ``X`` with labels ``y``.
+        """Train on texts ``X`` with labels ``y``, as ``training`` says.
 
         Parameters
         ----------

@@ -94,7 +94,7 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
             stacklevel=3,
         )
     targets = check_targets(estimator, y, len(texts))
-    training = resolve_training(estimator._requested_training(), targets)
+    requested = estimator._requested_training()
     described: tuple[list[str], np.ndarray] | None = None
     if estimator.descriptions is not None:
         from topicbert._descriptions import description_examples
@@ -107,7 +107,15 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
     seed = broadcast_seed(int(first.randint(np.iinfo(np.int32).max)), world_size)
     tokenizer = backbone.load_tokenizer()
     check_tokenizer(tokenizer, backbone.name)
-    train_index, valid_index = training_split(estimator, targets, seed, training)
+    train_index, valid_index = training_split(
+        estimator, targets, seed, resolve_training(requested, targets)
+    )
+    # "auto" is decided on the texts that are trained on, after any validation split
+    training = resolve_training(requested, targets, train_index)
+    if training == "contrastive":
+        from topicbert._contrastive import check_pairs_possible
+
+        check_pairs_possible(targets.encoded[train_index], targets.classes)
     documents = estimator._tokenize(tokenizer, texts)
     if described is not None:  # extra training examples, never held out
         from topicbert._descriptions import with_examples
@@ -137,17 +145,20 @@ many labelled texts, fine-tuning above (chosen on validation data, see
 ``benchmarks/select_training.py`` and ``docs/results.md``)."""
 
 
-def resolve_training(requested: str, targets: Targets) -> str:
+def resolve_training(
+    requested: str, targets: Targets, train_index: np.ndarray | None = None
+) -> str:
     """``training="auto"`` made concrete from the labelled texts per label; others as given.
 
     Single labels: contrastive training while the median label has at most
     ``CONTRASTIVE_UP_TO`` texts and every label has two (its pairs need
-    them). Label sets, and everything else: fine-tuning, which was ahead on
-    Reuters' validation wires (micro-F1) even at 8 per topic.
+    them), counted over ``train_index`` (all texts when ``None``). Label
+    sets, and everything else: fine-tuning, which was ahead on Reuters'
+    validation wires (micro-F1) even at 8 per topic.
     """
     if requested != "auto":
         return requested
-    encoded = targets.encoded
+    encoded = targets.encoded if train_index is None else targets.encoded[train_index]
     if encoded.ndim == 2:
         return "full"
     per_label = np.bincount(encoded, minlength=len(targets.classes))
@@ -218,18 +229,13 @@ def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targe
 def training_split(
     estimator: BertTopicClassifier, targets: Targets, seed: int, mode: str
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The split the estimator's parameters and ``mode`` need, checked for what it needs."""
+    """The split the estimator's parameters and ``mode`` need."""
     needs_split = estimator.early_stopping or (
         targets.multilabel and estimator.threshold == "tune" and mode == "full"
     )
-    train_index, valid_index = split(
+    return split(
         targets, seed, validation_fraction=estimator.validation_fraction, needed=needs_split
     )
-    if mode == "contrastive":
-        from topicbert._contrastive import check_pairs_possible
-
-        check_pairs_possible(targets.encoded[train_index], targets.classes)
-    return train_index, valid_index
 
 
 def split(

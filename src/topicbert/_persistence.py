@@ -271,7 +271,8 @@ def restore_model(
     estimator.device_ = device
     estimator.history_ = metadata["history"]
     # saved before training="auto" existed: the parameters say how it was trained
-    estimator.training_ = metadata.get("training") or estimator._requested_training()
+    requested = estimator._requested_training()
+    estimator.training_ = metadata.get("training") or ("full" if requested == "auto" else requested)
     hashes_file = directory / TRAINING_TEXTS_FILE
     estimator.training_text_hashes_ = None
     if hashes_file.is_file():
@@ -305,6 +306,8 @@ def load_model(
     params["device"] = device
     if params.get("freeze_backbone"):  # saved before training= replaced it
         params["freeze_backbone"], params["training"] = False, "head"
+    # saved before training= existed, when every model without freeze_backbone was fine-tuned
+    params.setdefault("training", "full")
     try:
         estimator = cls(**params)
         estimator.backbone = metadata["backbone"]

@@ -320,7 +320,9 @@ def tune_search(
     params : mapping, optional
         Estimator parameters every trial shares (``backbone``, ``epochs``,
         ``early_stopping=True``, ...). ``callbacks`` here are kept beside the
-        reporting one.
+        reporting one. Give ``training="full"`` for a report per epoch: with
+        few texts per label the default ``training="auto"`` trains
+        contrastively, which reports once, so ASHA has no rung to stop at.
     num_samples : int, default=1
         Draws of ``param_space`` (each ``grid_search`` is crossed with them).
     metric : str, default="valid_loss"
