@@ -7,7 +7,9 @@ then writes its weights and held-out probabilities for the test to compare.
 
 With a third argument ``skewed``, early stopping is on and the second rank sees
 a validation loss that grows every epoch, as if its figures had drifted: the
-ranks must still stop at the same epoch (the first rank's decision).
+ranks must still stop at the same epoch (the first rank's decision). With
+``contrastive``, the encoder is tuned on pairs, and each rank writes how many
+pairs it encoded.
 """
 
 from __future__ import annotations
@@ -49,10 +51,26 @@ def skew_validation_loss() -> None:
     training.log_loss_and_accuracy = skewed
 
 
+def count_pairs() -> list[int]:
+    """Count the pairs this process encodes (one entry per call)."""
+    import topicbert._contrastive as contrastive
+
+    original = contrastive.pair_vectors
+    calls: list[int] = []
+
+    def counted(model, documents, first, second, pad_id):
+        calls.append(len(first))
+        return original(model, documents, first, second, pad_id)
+
+    contrastive.pair_vectors = counted
+    return calls
+
+
 def main() -> None:
     tiny_bert, out = Path(sys.argv[1]), Path(sys.argv[2])
     skewed = sys.argv[3:] == ["skewed"]
     multilabel = sys.argv[3:] == ["multilabel"]
+    contrastive = sys.argv[3:] == ["contrastive"]
     texts, labels = make_corpus(40, seed=1)
     if multilabel:  # label sets: each topic, plus "long" for longer texts
         labels = [
@@ -65,16 +83,18 @@ def main() -> None:
     settings: dict = {"epochs": 6, "early_stopping": True, "n_iter_no_change": 1} if skewed else {}
     if multilabel:
         settings = {"threshold": "tune", "early_stopping": True, "n_iter_no_change": 2}
+    if contrastive:
+        settings = {"training": "contrastive", "contrastive_iterations": 3}
+        encoded = count_pairs()
     clf = BertTopicClassifier(
         backbone=str(tiny_bert),
-        training="full",
         max_length=64,
         batch_size=8,
         learning_rate=3e-3,
         device="cpu",
         random_state=0,
         callbacks=[MarkRank(out)],
-        **{"epochs": 4, **settings},
+        **{"epochs": 4, "training": "full", **settings},
     )
     clf.fit(texts, labels)
     rank = dist.get_rank()
@@ -84,6 +104,8 @@ def main() -> None:
     (out / f"history-rank{rank}.json").write_text(json.dumps(clf.history_))
     if multilabel:
         np.save(out / f"thresholds-rank{rank}.npy", clf.thresholds_)
+    if contrastive:
+        (out / f"pairs-rank{rank}.json").write_text(json.dumps(sum(encoded)))
     clf.save(out / "model")  # only rank 0 writes
     dist.barrier()
     dist.destroy_process_group()

@@ -97,3 +97,26 @@ def test_multilabel_fits_the_same_on_every_rank(tiny_bert: Path, tmp_path: Path)
     )
     proba = np.load(tmp_path / "proba-rank0.npy")
     assert proba.shape[1] == 4 and not np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_contrastive_training_shares_the_pairs_and_ends_the_same_on_every_rank(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    run_two_ranks(tiny_bert, tmp_path, "contrastive", timeout=300)
+    rank0 = load_file(tmp_path / "weights-rank0.safetensors")
+    rank1 = load_file(tmp_path / "weights-rank1.safetensors")
+    for name in rank0:
+        assert (rank0[name] == rank1[name]).all(), name
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "proba-rank0.npy"), np.load(tmp_path / "proba-rank1.npy")
+    )
+    history = json.loads((tmp_path / "history-rank0.json").read_text())
+    pairs = int(history[-1]["pairs"])
+    assert pairs == 2 * 3 * 120  # two pairs per text and iteration, 120 texts
+    encoded = [json.loads((tmp_path / f"pairs-rank{r}.json").read_text()) for r in (0, 1)]
+    assert encoded == [pairs // 2, pairs // 2]  # batches of 8 pairs, 4 encoded on each rank
+    # the pass's loss is summed over both ranks' shares: a single process's figure
+    assert (
+        history[-1]["pair_loss"]
+        == json.loads((tmp_path / "history-rank1.json").read_text())[-1]["pair_loss"]
+    )

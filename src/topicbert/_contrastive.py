@@ -8,6 +8,10 @@ encoder's vectors (``topicbert._frozen_head``), with its cross-validated
 regularisation, threshold tuning and calibration as for ``training="head"``.
 
 Label sets: a positive pair shares at least one label, a negative pair none.
+
+Under ``torchrun`` every process draws the same pairs; each encodes its share
+of every batch, and the gradients are summed across processes before each
+step, so that all of them take the step one process would take alone.
 """
 
 from __future__ import annotations
@@ -116,6 +120,31 @@ def pair_vectors(
     return pooled[where[: len(first)]], pooled[where[len(first) :]]
 
 
+def sum_across_processes(encoder: nn.Module, loss: float) -> float:
+    """Sum the encoder's gradients, and a step's ``loss``, over every process.
+
+    A process whose share of a batch was empty (or that left a weight
+    untouched) adds zeros, so every process reduces the same tensors; a
+    weight no process touched keeps no gradient, as in a single process
+    (the optimiser then leaves it alone).
+    """
+    import torch.distributed as dist
+
+    weights = [p for p in encoder.parameters() if p.requires_grad]
+    touched = [float(weight.grad is not None) for weight in weights]
+    grads = [torch.zeros_like(w) if w.grad is None else w.grad for w in weights]
+    extra = torch.tensor([*touched, loss], dtype=grads[0].dtype, device=grads[0].device)
+    flat = torch.cat([*(grad.reshape(-1) for grad in grads), extra])
+    dist.all_reduce(flat)
+    offset = 0
+    for i, (weight, grad) in enumerate(zip(weights, grads, strict=True)):
+        size = grad.numel()
+        summed = flat[offset : offset + size].view_as(grad)
+        offset += size
+        weight.grad = summed.clone() if flat[-len(weights) - 1 + i] > 0 else None
+    return float(flat[-1].item())
+
+
 def tune_on_pairs(
     model: TopicModel,
     documents: Sequence[Document],
@@ -125,12 +154,17 @@ def tune_on_pairs(
     pad_id: int,
     amp_dtype: torch.dtype | None,
     rng: np.random.RandomState,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> dict[str, float]:
     """Tune ``model.encoder`` in place on pairs of ``documents``; return the pass's figures.
 
     One pass over the pairs, AdamW with linear warm-up and decay, gradients
     clipped; a batch too long for the device's token budget is split into
-    parts whose gradients add up to the batch's.
+    parts whose gradients add up to the batch's. With ``world_size`` > 1
+    (``rng`` seeded alike on every process), process ``rank`` encodes every
+    ``world_size``-th pair of each batch and the gradients are summed across
+    processes before the step.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -152,19 +186,25 @@ def tune_on_pairs(
         )
         optimizer.zero_grad(set_to_none=True)
         budget = token_budget(device)
-        for part in micro_batches(
-            [[*documents[first[k]], *documents[second[k]]] for k in batch],
-            np.arange(len(batch)),
+        mine = batch[rank::world_size]
+        step_loss = 0.0
+        parts = micro_batches(
+            [[*documents[first[k]], *documents[second[k]]] for k in mine],
+            np.arange(len(mine)),
             budget,
-        ):
-            rows = batch[part]
+        )
+        for part in parts if len(mine) else []:
+            rows = mine[part]
             with autocast(device, amp_dtype), attention_kernels(device):
                 left, right = pair_vectors(model, documents, first[rows], second[rows], pad_id)
             similarity = nn.functional.cosine_similarity(left, right)
             goal = torch.as_tensor(target[rows], device=device)
             loss = loss_fn(similarity, goal) / len(batch)
             loss.backward()
-            total += float(loss.item()) * len(batch)
+            step_loss += float(loss.item()) * len(batch)
+        if world_size > 1:
+            step_loss = sum_across_processes(model.encoder, step_loss)
+        total += step_loss
         if settings.max_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.encoder.parameters(), settings.max_grad_norm)
         optimizer.step()

@@ -395,6 +395,8 @@ def fit_contrastive(
         pad_id=fit.tokenizer.pad_token_id,
         amp_dtype=fit.amp_dtype,
         rng=fit.rng,
+        rank=fit.rank,
+        world_size=fit.world_size,
     )
     # the head's one history record carries the pair pass's figures too
     return fit_frozen_head(
