@@ -74,7 +74,8 @@ def fit_on(
 ) -> tuple[Any, dict[str, Any]]:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    model = BertTopicClassifier(device=device, random_state=0, **bert_params(args, params))
+    made = bert_params(args, {"training": "full", **params})
+    model = BertTopicClassifier(device=device, random_state=0, **made)
     started = time.perf_counter()
     model.fit(*split["train"])
     synchronize()
@@ -174,7 +175,12 @@ def precision_speed(
             for precision in ("fp32", "bf16", "fp16"):
                 if precision == "fp16" and device != "cuda":
                     continue
-                params = {"precision": precision, "max_length": max_length, "epochs": 1}
+                params = {
+                    "precision": precision,
+                    "max_length": max_length,
+                    "epochs": 1,
+                    "training": "full",
+                }
                 params = {**bert_params(args, params), "backbone": directory}
                 model = BertTopicClassifier(device=device, random_state=0, **params)
                 model.fit(texts, labels)

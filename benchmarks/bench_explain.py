@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     _, train, _, test = bbc_frames(DATA, args.limit)
     train = train.groupby("label").head(120)
     started = time.perf_counter()
-    params = bert_params(args, {"max_length": 128, "epochs": 2})
+    params = bert_params(args, {"max_length": 128, "epochs": 2, "training": "full"})
     clf = BertTopicClassifier(random_state=0, device="cpu", **params)
     clf.fit(train["text"].tolist(), train["label"].tolist())
     print(f"fine-tuned on {len(train)} articles in {time.perf_counter() - started:.0f} s")

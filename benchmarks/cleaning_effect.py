@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> None:
     _, train, val, test = bbc_frames(DATA, args.limit)
     models = {"TF-IDF (1-2 grams) + LinearSVC": tfidf_svc}
     if not args.no_bert:
-        params = bert_params(args, {"max_length": args.max_length, "epochs": args.epochs})
+        params = bert_params(
+            args, {"max_length": args.max_length, "epochs": args.epochs, "training": "full"}
+        )
         models[f"MiniLM fine-tuned ({args.epochs} epochs, {args.max_length} tokens)"] = lambda: (
             BertTopicClassifier(random_state=0, **params)
         )

@@ -179,7 +179,8 @@ def run_finetune(
     from topicbert import BertTopicClassifier
 
     epochs = EpochScores(*split["val"])
-    model = BertTopicClassifier(random_state=0, callbacks=[epochs], **bert_params(options, params))
+    made = bert_params(options, {"training": "full", **params})
+    model = BertTopicClassifier(random_state=0, callbacks=[epochs], **made)
     result = timed_fit(model, split)
     result["params"] = params
     # the fit time above includes the per-epoch validation passes; report both
@@ -399,7 +400,9 @@ def run_voting(
     from topicbert import BertTopicClassifier
 
     def make() -> VotingClassifier:
-        bert = BertTopicClassifier(random_state=0, **bert_params(options, params))
+        bert = BertTopicClassifier(
+            random_state=0, **bert_params(options, {"training": "full", **params})
+        )
         return VotingClassifier(
             [("bert", bert), ("tfidf", tfidf_calibrated_svc())], voting="soft", weights=weights
         )

@@ -79,7 +79,7 @@ from benchmarks._common import (
     parse,
     parser,
     reuters_frames,
-    tfidf_multilabel,
+    tfidf_one_vs_rest,
     tfidf_svc,
     top_topics,
 )
@@ -135,7 +135,8 @@ def score(data: dict[str, Any], predicted: Any) -> dict[str, float]:
 
 def fit_topicbert(
     system: str, args: Any, data: dict[str, Any], train: tuple[list[str], list[Any]], seed: int
-) -> tuple[Any, float]:
+) -> tuple[Any, float, str]:
+    """Predictions on the test part, fit seconds and the mode that ran (``training_``)."""
     from topicbert import BertTopicClassifier
 
     training, _, extra = system.partition("-")
@@ -155,7 +156,7 @@ def fit_topicbert(
     started = time.perf_counter()
     model.fit(*train)
     seconds = time.perf_counter() - started
-    return model.predict(data["test"][0]), seconds
+    return model.predict(data["test"][0]), seconds, str(model.training_)
 
 
 def auto_choice(data: dict[str, Any], train: tuple[list[str], list[Any]]) -> str:
@@ -183,19 +184,21 @@ def zero_shot(system: str, args: Any, data: dict[str, Any]) -> tuple[Any, float]
 
 def fit_tfidf(data: dict[str, Any], train: tuple[list[str], list[Any]]) -> dict[str, float]:
     if data["multilabel"]:
-        import pandas as pd
+        from sklearn.preprocessing import MultiLabelBinarizer
 
-        frames = [
-            pd.DataFrame({"text": texts, "label": [tuple(s) for s in labels]})
-            for texts, labels in (train, data["test"])
-        ]
-        row = tfidf_multilabel(*frames, data["topics"])["tfidf"]
-        return {key: row[key] for key in (*METRICS["reuters"], "fit_seconds")}
-    model = tfidf_svc()
-    started = time.perf_counter()
-    model.fit(*train)
-    seconds = time.perf_counter() - started
-    return {**score(data, model.predict(data["test"][0]).tolist()), "fit_seconds": seconds}
+        y = MultiLabelBinarizer(classes=data["topics"]).fit_transform(train[1])
+        model = tfidf_one_vs_rest()
+        started = time.perf_counter()
+        model.fit(train[0], y)
+        seconds = time.perf_counter() - started
+        predicted = (model.decision_function(data["test"][0]) > 0).astype(int)
+    else:
+        model = tfidf_svc()
+        started = time.perf_counter()
+        model.fit(*train)
+        seconds = time.perf_counter() - started
+        predicted = model.predict(data["test"][0]).tolist()
+    return {**score(data, predicted), "fit_seconds": seconds}
 
 
 def fit_setfit(
@@ -238,12 +241,12 @@ def run_system(
         chosen = auto_choice(data, train)
         if len(done.get(chosen, [])) > seed:
             return {**done[chosen][seed], "chose": chosen, "fitted": False}
-        predicted, seconds = fit_topicbert("auto", args, data, train, seed)
-        return {**score(data, predicted), "fit_seconds": seconds, "chose": chosen}
+        predicted, seconds, ran = fit_topicbert("auto", args, data, train, seed)
+        return {**score(data, predicted), "fit_seconds": seconds, "chose": ran}
     if name == "setfit":
         predicted, seconds = fit_setfit(args, data, train, seed)
     else:
-        predicted, seconds = fit_topicbert(name, args, data, train, seed)
+        predicted, seconds, _ = fit_topicbert(name, args, data, train, seed)
     return {**score(data, predicted), "fit_seconds": seconds}
 
 
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         args.sizes, args.draws = [0, 2], 2
     data = corpus(args.corpus, args.limit)
     systems = [s for s in args.systems if s != "setfit" or args.setfit_python]
-    runs, resumed = resume(args)
+    runs, resumed = resume(args, data)
     for size in args.sizes:
         if size == 0:
             runs.setdefault("0", {})
@@ -335,23 +338,32 @@ def main(argv: list[str] | None = None) -> None:
     save(args, data, runs, resumed, complete=True)
 
 
-def resume(args: Any) -> tuple[dict[str, dict[str, list[dict[str, float]]]], list[Any]]:
+def resume(
+    args: Any, data: dict[str, Any]
+) -> tuple[dict[str, dict[str, list[dict[str, float]]]], list[Any]]:
     """The runs of the ``--resume`` files, merged, and where each came from.
 
-    A file made on another corpus, or with another window, precision or
-    backbone, is refused: its figures would not be comparable with the ones
-    fitted now (files made before Reuters was added are BBC's).
+    A file made on another corpus, with other topics or another test part
+    (``--limit``), or with another window, precision or backbone, is
+    refused: its figures would not be comparable with the ones fitted now
+    (files made before Reuters was added are BBC's and did not record their
+    topics).
     """
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     resumed: list[Any] = []
     for path in args.resume:
         earlier = json.loads(path.read_text())
         earlier.setdefault("corpus", "bbc")
-        for key in ("corpus", "max_length", "precision", "backbone"):
-            if earlier.get(key) != getattr(args, key):
-                raise SystemExit(
-                    f"{path}: made with {key}={earlier.get(key)!r}, not {getattr(args, key)!r}"
-                )
+        now = {
+            **{key: getattr(args, key) for key in ("corpus", "max_length", "precision")},
+            "backbone": args.backbone,
+            "test_texts": len(data["test"][0]),
+            "topics": data["topics"],
+        }
+        earlier.setdefault("topics", data["topics"] if earlier["corpus"] == "bbc" else None)
+        for key, value in now.items():
+            if earlier.get(key) != value:
+                raise SystemExit(f"{path}: made with {key}={earlier.get(key)!r}, not {value!r}")
         for size, systems in earlier["runs"].items():
             for name, rows in systems.items():
                 kept = runs.setdefault(size, {}).setdefault(name, [])

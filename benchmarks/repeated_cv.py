@@ -71,8 +71,8 @@ BERT_SYSTEMS: dict[str, dict[str, Any]] = {
     "frozen-minilm-chunks": {"training": "head", "long_text": "chunks"},
     "frozen-mpnet": {"training": "head"},
     "frozen-mpnet-chunks": {"training": "head", "long_text": "chunks"},
-    "finetune-minilm": {},
-    "finetune-mpnet": {},
+    "finetune-minilm": {"training": "full"},
+    "finetune-mpnet": {"training": "full"},
 }
 SYSTEMS = (BASELINE, "tfidf-tuned", *BERT_SYSTEMS)
 # systems every other one is compared with fold by fold, where they were run

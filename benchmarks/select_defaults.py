@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     _, train, val, _ = bbc_frames(DATA, args.limit)
     results = {}
     for name in args.names or list(CANDIDATES):
-        params = {"epochs": 3, "random_state": 0, **candidates[name]}
+        params = {"epochs": 3, "random_state": 0, "training": "full", **candidates[name]}
         print(f"{name}: {params}", flush=True)
         scorer = ValidationScore(val["text"].tolist(), val["label"].tolist())
         clf = BertTopicClassifier(callbacks=[scorer], **bert_params(args, params))

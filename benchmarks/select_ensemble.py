@@ -67,7 +67,7 @@ def bert(**params: Any) -> Callable[[], Any]:
     def make() -> Any:
         from topicbert import BertTopicClassifier
 
-        made = {"random_state": 0, **params}
+        made = {"random_state": 0, "training": "full", **params}
         if "options" in RUN:  # the run's backbone; tiny settings in a --smoke run
             made = bert_params(RUN["options"], made)
         return BertTopicClassifier(**made)

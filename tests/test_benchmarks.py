@@ -323,6 +323,8 @@ def test_few_labels_gives_topicbert_the_same_window_as_setfit(monkeypatch) -> No
     made: list[dict[str, object]] = []
 
     class Recorder:
+        training_ = "contrastive"
+
         def __init__(self, **params: object) -> None:
             made.append(params)
 

@@ -244,3 +244,18 @@ def test_auto_training_counts_the_texts_left_after_the_validation_split(
     )
     model.fit(texts, labels)
     assert model.training_ == "full"
+
+
+def test_a_model_pickled_before_training_existed_predicts_as_fine_tuned(
+    fitted: BertTopicClassifier, held_out
+) -> None:
+    import pickle
+
+    state = pickle.loads(pickle.dumps(fitted)).__dict__.copy()
+    del state["training"], state["training_"]  # neither attribute existed then
+    old = BertTopicClassifier.__new__(BertTopicClassifier)
+    old.__setstate__(state)
+    assert old._training_mode() == "full"
+    np.testing.assert_allclose(
+        old.predict_proba(held_out[0]), fitted.predict_proba(held_out[0]), atol=1e-6
+    )

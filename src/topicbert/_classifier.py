@@ -176,9 +176,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     batch_size : int, default=16
         Texts per training step; prediction uses twice as many.
     epochs : int, default=3
-        Passes over the training data.
+        Passes over the training data (``training="full"``).
     learning_rate : float, default=5e-5
-        Peak learning rate of AdamW.
+        Peak learning rate of AdamW (``training="full"``).
     weight_decay : float, default=0.01
         AdamW weight decay (not applied to biases and LayerNorm weights).
     warmup_ratio : float, default=0.1
@@ -204,7 +204,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the training data (stratified),
         report validation loss and accuracy per epoch, stop when the
         validation loss has not improved for ``n_iter_no_change`` epochs and
-        keep the best epoch's weights.
+        keep the best epoch's weights. With ``"head"`` and ``"contrastive"``
+        training (one pass, no epochs) the held-out texts are scored once.
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=2
@@ -236,17 +237,19 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     thresholds_ : ndarray of shape (n_classes,) or None
         Multi-label with ``threshold="tune"``: each label's tuned threshold.
     model_ : torch.nn.Module
-        The fine-tuned encoder with its classification head.
+        The trained encoder with its classification head.
     tokenizer_ : transformers tokenizer
         The backbone's tokenizer.
     backbone_name_ : str
-        The name of the backbone the model was fine-tuned from.
+        The name of the backbone the model was trained from.
     device_ : torch.device
         Where the model lives.
     history_ : list of dict
         One record per epoch: ``epoch``, ``train_loss``, ``train_accuracy``,
         ``valid_loss`` and ``valid_accuracy`` (with early stopping) and
-        ``seconds``.
+        ``seconds``. ``"head"`` and ``"contrastive"`` training leave one
+        record (contrastive's with the pair pass's ``pairs``, ``pair_loss``
+        and ``pair_seconds``).
     training_ : {"full", "contrastive", "head"}
         How the encoder was trained: ``training``, with ``"auto"`` made
         concrete by the labelled texts.
@@ -859,6 +862,11 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         files = state.pop("_saved_files", None)
         super().__setstate__(state)
+        # pickled by an older topicbert: parameters added since take their
+        # defaults, except training (a model from before it was fine-tuned,
+        # or frozen where freeze_backbone says so)
+        for name, value in {**type(self)().get_params(deep=False), "training": "full"}.items():
+            self.__dict__.setdefault(name, value)
         if files is not None:
             from topicbert._persistence import unpickle_state
 

@@ -136,13 +136,13 @@ def sum_across_processes(encoder: nn.Module, loss: float) -> float:
     extra = torch.tensor([*touched, loss], dtype=grads[0].dtype, device=grads[0].device)
     flat = torch.cat([*(grad.reshape(-1) for grad in grads), extra])
     dist.all_reduce(flat)
+    *anyone, summed_loss = flat[-len(weights) - 1 :].tolist()  # one read, not one per weight
     offset = 0
-    for i, (weight, grad) in enumerate(zip(weights, grads, strict=True)):
+    for weight, grad, touched_somewhere in zip(weights, grads, anyone, strict=True):
         size = grad.numel()
-        summed = flat[offset : offset + size].view_as(grad)
+        weight.grad = flat[offset : offset + size].view_as(grad) if touched_somewhere else None
         offset += size
-        weight.grad = summed.clone() if flat[-len(weights) - 1 + i] > 0 else None
-    return float(flat[-1].item())
+    return float(summed_loss)
 
 
 def tune_on_pairs(

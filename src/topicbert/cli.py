@@ -2,7 +2,7 @@
 
 ``topicbert train DATA.csv`` reads a labelled CSV file (``.csv`` or
 ``.csv.gz``), removes duplicate texts, holds out a stratified test split,
-fine-tunes a model on the rest, prints held-out accuracy, macro-F1 and a
+trains a model on the rest (``--training``), prints held-out accuracy, macro-F1 and a
 per-class report, and saves the model with the report (HTML and JSON) and the
 held-out texts when ``--output`` is given. Every command names what it writes
 with ``--output``/``-o``. Exit codes: 0 on success, 2 on bad usage, 1 on any

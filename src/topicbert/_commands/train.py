@@ -1,4 +1,4 @@
-"""``topicbert train``: fine-tune on a labelled CSV file and report held-out figures."""
+"""``topicbert train``: train on a labelled CSV file and report held-out figures."""
 
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ def add_parser(commands: Any) -> None:
     defaults = BertTopicClassifier().get_params()
     train = commands.add_parser(
         "train",
-        help="fine-tune on a labelled CSV file and report held-out accuracy",
+        help="train on a labelled CSV file and report held-out accuracy",
         description=(
             "Read DATA.csv (a CSV file, plain or .csv.gz, with a text and a label column), "
-            "drop duplicate texts, hold out a stratified test split, fine-tune on the rest and "
+            "drop duplicate texts, hold out a stratified test split, train on the rest and "
             "print held-out accuracy, macro-F1 and a per-class report. With --output, save "
             "the model, the held-out report (report.html, report.json) and the held-out texts "
             f"({TEST_FILE_NAME}, which 'topicbert evaluate' and 'topicbert predict' read) in "
@@ -114,13 +114,13 @@ def add_parser(commands: Any) -> None:
         "--epochs",
         type=positive_int,
         default=defaults["epochs"],
-        help="passes over the training texts (default: %(default)s)",
+        help="passes over the training texts, --training full (default: %(default)s)",
     )
     train.add_argument(
         "--learning-rate",
         type=float,
         default=defaults["learning_rate"],
-        help="peak learning rate of AdamW (default: %(default)s)",
+        help="peak learning rate of AdamW, --training full (default: %(default)s)",
     )
     train.add_argument(
         "--early-stopping",
