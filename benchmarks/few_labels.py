@@ -254,12 +254,15 @@ def summarise(runs: dict[str, dict[str, list[dict[str, float]]]], corpus: str) -
     summary: dict[str, Any] = {}
     for size, systems in runs.items():
         summary[size] = {}
+        scores = {
+            metric: {name: [r[metric] for r in rows] for name, rows in systems.items()}
+            for metric in METRICS[corpus]
+        }
         for name, rows in systems.items():
             figures: dict[str, Any] = {
                 "fit_seconds_mean": float(np.mean([r["fit_seconds"] for r in rows]))
             }
-            for metric in METRICS[corpus]:
-                values = {n: [r[metric] for r in rs] for n, rs in systems.items()}
+            for metric, values in scores.items():
                 figures[f"{metric}_mean"] = float(np.mean(values[name]))
                 figures[f"{metric}_std"] = (
                     float(np.std(values[name], ddof=1)) if len(rows) > 1 else None
@@ -351,15 +354,14 @@ def resume(
     """
     runs: dict[str, dict[str, list[dict[str, float]]]] = {}
     resumed: list[Any] = []
+    now = {
+        **{key: getattr(args, key) for key in ("corpus", "max_length", "precision", "backbone")},
+        "test_texts": len(data["test"][0]),
+        "topics": data["topics"],
+    }
     for path in args.resume:
         earlier = json.loads(path.read_text())
         earlier.setdefault("corpus", "bbc")
-        now = {
-            **{key: getattr(args, key) for key in ("corpus", "max_length", "precision")},
-            "backbone": args.backbone,
-            "test_texts": len(data["test"][0]),
-            "topics": data["topics"],
-        }
         earlier.setdefault("topics", data["topics"] if earlier["corpus"] == "bbc" else None)
         for key, value in now.items():
             if earlier.get(key) != value:

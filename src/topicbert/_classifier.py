@@ -860,14 +860,13 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         return pickle_state(self, dict(super().__getstate__()))
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        from topicbert._persistence import BEFORE_THEY_EXISTED, unpickle_state
+
         files = state.pop("_saved_files", None)
         super().__setstate__(state)
-        # pickled by an older topicbert: parameters added since take their
-        # defaults, except training (a model from before it was fine-tuned,
-        # or frozen where freeze_backbone says so)
-        for name, value in {**type(self)().get_params(deep=False), "training": "full"}.items():
+        # pickled by an older topicbert: parameters added since take their defaults
+        missing = {**type(self)().get_params(deep=False), **BEFORE_THEY_EXISTED}
+        for name, value in missing.items():
             self.__dict__.setdefault(name, value)
         if files is not None:
-            from topicbert._persistence import unpickle_state
-
             unpickle_state(self, files)

@@ -54,6 +54,12 @@ FORMAT_VERSION = 1
 """Bumped when a saved model can no longer be read by an older topicbert."""
 _REQUIRED_METADATA = ("format_version", "backbone", "weights_prefix", "classes", "params")
 _UNSAVED_PARAMS = ("backbone", "callbacks")
+BEFORE_THEY_EXISTED = {"training": "full"}
+"""Parameters whose default is not what a model saved or pickled before them did.
+
+A model from before ``training=`` existed was fine-tuned (or frozen, which
+its ``freeze_backbone`` says); the default is now ``"auto"``.
+"""
 
 
 # ---------------------------------------------------------------------- save
@@ -271,8 +277,7 @@ def restore_model(
     estimator.device_ = device
     estimator.history_ = metadata["history"]
     # saved before training="auto" existed: the parameters say how it was trained
-    requested = estimator._requested_training()
-    estimator.training_ = metadata.get("training") or ("full" if requested == "auto" else requested)
+    estimator.training_ = metadata.get("training") or estimator._requested_training()
     hashes_file = directory / TRAINING_TEXTS_FILE
     estimator.training_text_hashes_ = None
     if hashes_file.is_file():
@@ -306,8 +311,7 @@ def load_model(
     params["device"] = device
     if params.get("freeze_backbone"):  # saved before training= replaced it
         params["freeze_backbone"], params["training"] = False, "head"
-    # saved before training= existed, when every model without freeze_backbone was fine-tuned
-    params.setdefault("training", "full")
+    params = {**BEFORE_THEY_EXISTED, **params}
     try:
         estimator = cls(**params)
         estimator.backbone = metadata["backbone"]

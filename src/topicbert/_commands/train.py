@@ -114,13 +114,13 @@ def add_parser(commands: Any) -> None:
         "--epochs",
         type=positive_int,
         default=defaults["epochs"],
-        help="passes over the training texts, --training full (default: %(default)s)",
+        help="passes over the training texts when training is full (default: %(default)s)",
     )
     train.add_argument(
         "--learning-rate",
         type=float,
         default=defaults["learning_rate"],
-        help="peak learning rate of AdamW, --training full (default: %(default)s)",
+        help="peak learning rate of AdamW when training is full (default: %(default)s)",
     )
     train.add_argument(
         "--early-stopping",
