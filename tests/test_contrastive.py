@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from topicbert import BertTopicClassifier
+from topicbert import BertTopicClassifier, PretrainedBackbone
 from topicbert._contrastive import check_pairs_possible, draw_pairs, pair_vectors
 
 from .conftest import make_corpus, tiny_classifier
@@ -86,7 +86,13 @@ def test_a_batch_of_pairs_encodes_each_distinct_text_once_with_the_same_gradient
     torch.testing.assert_close(shared_gradient, apart_gradient, rtol=1e-4, atol=1e-6)
 
 
-def test_contrastive_fit_refuses_a_label_with_one_text_before_any_work(tiny_bert: Path) -> None:
+def test_contrastive_fit_refuses_a_label_with_one_text_before_any_work(
+    tiny_bert: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_loading(self: PretrainedBackbone) -> None:
+        raise AssertionError("the tokenizer was loaded before the labels were checked")
+
+    monkeypatch.setattr(PretrainedBackbone, "load_tokenizer", no_loading)
     texts = ["goal match team", "cup win league", "bank shares market"]
     with pytest.raises(ValueError, match="'business' has one"):
         tiny_classifier(tiny_bert, training="contrastive").fit(

@@ -231,3 +231,24 @@ def test_a_multilabel_run_logs_its_metrics_and_a_model_that_predicts_label_lists
     bad = MLflowCallback(experiment_name="multilabel", eval_set=(held_texts[:1], [("weather",)]))
     with pytest.raises(ValueError, match="not trained on"):
         tiny_classifier(tiny_bert, callbacks=[bad], epochs=1).fit(texts, sets)
+
+
+def test_a_zero_shot_model_is_recorded_with_its_report_and_reloads(
+    local_store: Path, tiny_bert: Path, held_out
+) -> None:
+    from .test_descriptions import zero_shot
+
+    callback = MLflowCallback(experiment_name="zero-shot", eval_set=held_out)
+    model = zero_shot(tiny_bert, callbacks=[callback])
+    assert callback.run_id is not None
+    run = mlflow.MlflowClient().get_run(callback.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["normalize"] == "True"
+    assert run.data.metrics["test_accuracy"] == model.score(*held_out)
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(callback.run_id)}
+    assert {"report.json", "confusion_matrix.png", "model"} <= artifacts
+    assert "training_curves.png" not in artifacts  # no epochs, no curves
+    reloaded = load_model(callback.run_id, device="cpu")
+    np.testing.assert_allclose(
+        reloaded.predict_proba(held_out[0]), model.predict_proba(held_out[0]), atol=1e-6
+    )

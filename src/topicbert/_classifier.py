@@ -476,7 +476,10 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
             Any other parameter of :class:`BertTopicClassifier` (``backbone``,
             ``multilabel``, ``cleaner``, ``max_length``, ``device``,
             ``min_confidence``, ...); ``labels``, ``descriptions`` and
-            ``normalize`` are set from the descriptions.
+            ``normalize`` are set from the descriptions. ``callbacks`` are
+            called as for a fit with no epochs, so that
+            :class:`~topicbert.integrations.mlflow.MLflowCallback` records the
+            model made.
 
         Returns
         -------

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from topicbert._model import TopicModel
     from topicbert._tokenizing import Document
     from topicbert._training import TrainingSettings
-    from topicbert.plugins import Backbone
+    from topicbert.plugins import Backbone, Callback
 
 EpochHook = Callable[[dict[str, float]], None]
 
@@ -105,8 +106,6 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
     backbone = resolve_backbone(estimator.backbone)
     first = check_random_state(estimator.random_state)
     seed = broadcast_seed(int(first.randint(np.iinfo(np.int32).max)), world_size)
-    tokenizer = backbone.load_tokenizer()
-    check_tokenizer(tokenizer, backbone.name)
     train_index, valid_index = training_split(
         estimator, targets, seed, resolve_training(requested, targets)
     )
@@ -116,6 +115,8 @@ def prepare(estimator: BertTopicClassifier, texts: list[str], y: Any) -> FitSett
         from topicbert._contrastive import check_pairs_possible
 
         check_pairs_possible(targets.encoded[train_index], targets.classes)
+    tokenizer = backbone.load_tokenizer()
+    check_tokenizer(tokenizer, backbone.name)
     documents = estimator._tokenize(tokenizer, texts)
     if described is not None:  # extra training examples, never held out
         from topicbert._descriptions import with_examples
@@ -194,26 +195,28 @@ def build_from_descriptions(
         descriptions=None, early_stopping=False, training="head", threshold=0.5
     )
     fit = prepare(reader, estimator._clean(flat), y)
-    with seeded(fit.seed, fit.device):
-        model = build_model(estimator, fit).eval()
-    estimator.model_ = model
-    estimator.training_ = "head"
-    estimator.tokenizer_ = fit.tokenizer
-    estimator.device_ = fit.device
-    vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
-    set_description_head(
-        model.classifier,
-        vectors,
-        owners,
-        temperature=temperature,
-        similarity_threshold=similarity_threshold if multilabel else None,
-    )
     estimator.classes_ = fit.targets.classes
     estimator.target_kind_ = fit.targets.kind
-    estimator.thresholds_ = None
-    estimator.backbone_name_ = fit.backbone.name
-    estimator.history_ = []
-    estimator.training_text_hashes_ = None
+    # callbacks see the build as a fit with no epochs (MLflow logs the model, for one)
+    with calling_callbacks(estimator, fit.rank):
+        with seeded(fit.seed, fit.device):
+            model = build_model(estimator, fit).eval()
+        estimator.model_ = model
+        estimator.training_ = "head"
+        estimator.tokenizer_ = fit.tokenizer
+        estimator.device_ = fit.device
+        vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
+        set_description_head(
+            model.classifier,
+            vectors,
+            owners,
+            temperature=temperature,
+            similarity_threshold=similarity_threshold if multilabel else None,
+        )
+        estimator.thresholds_ = None
+        estimator.backbone_name_ = fit.backbone.name
+        estimator.history_ = []
+        estimator.training_text_hashes_ = None
 
 
 def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targets:
@@ -303,41 +306,47 @@ def build_model(estimator: BertTopicClassifier, fit: FitSettings) -> TopicModel:
 
 
 def train_model(estimator: BertTopicClassifier, fit: FitSettings) -> np.ndarray | None:
-    """Train ``estimator.model_`` with callbacks; return out-of-fold probabilities if made.
+    """Train ``estimator.model_`` with callbacks; return out-of-fold probabilities if made."""
+    with calling_callbacks(estimator, fit.rank) as callbacks:
 
-    Only the first process of a distributed run calls the callbacks (one set
-    of progress bars, one tracked run), except those whose class sets
-    ``every_rank``. Every process records the history.
+        def on_epoch_end(record: dict[str, float]) -> None:
+            estimator.history_.append(record)
+            for callback in callbacks:
+                callback.on_epoch_end(estimator, record)
+
+        mode = fit.training
+        if mode == "head":
+            return fit_frozen_head(estimator, fit, on_epoch_end, validate=True)
+        if mode == "contrastive":
+            return fit_contrastive(estimator, fit, on_epoch_end)
+        fine_tune(estimator, fit, on_epoch_end)
+        return None
+
+
+@contextmanager
+def calling_callbacks(estimator: BertTopicClassifier, rank: int) -> Iterator[list[Callback]]:
+    """Call the callbacks' ``on_train_begin``, then ``on_train_end`` or ``on_train_error``.
+
+    Yields the callbacks that get the epochs' records. Only the first process
+    of a distributed run calls them (one set of progress bars, one tracked
+    run), except those whose class sets ``every_rank``. Every process records
+    the history.
     """
     callbacks = [
         callback
         for callback in estimator.callbacks or []
-        if fit.rank == 0 or getattr(callback, "every_rank", False)
+        if rank == 0 or getattr(callback, "every_rank", False)
     ]
-
-    def on_epoch_end(record: dict[str, float]) -> None:
-        estimator.history_.append(record)
-        for callback in callbacks:
-            callback.on_epoch_end(estimator, record)
-
     try:
         for callback in callbacks:
             callback.on_train_begin(estimator)
-        held_out = None
-        mode = fit.training
-        if mode == "head":
-            held_out = fit_frozen_head(estimator, fit, on_epoch_end, validate=True)
-        elif mode == "contrastive":
-            held_out = fit_contrastive(estimator, fit, on_epoch_end)
-        else:
-            fine_tune(estimator, fit, on_epoch_end)
+        yield callbacks
         for callback in callbacks:
             callback.on_train_end(estimator)
     except BaseException as error:
         for callback in callbacks:
             callback.on_train_error(estimator, error)
         raise
-    return held_out
 
 
 def fine_tune(estimator: BertTopicClassifier, fit: FitSettings, on_epoch_end: EpochHook) -> None:
