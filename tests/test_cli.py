@@ -575,6 +575,12 @@ def test_zero_shot_errors(tiny_bert: Path, tmp_path: Path) -> None:
     assert missing.returncode == 2 and "--output MODEL_DIR" in missing.stderr
     single = run("zero-shot", str(good), "-o", "x", "--similarity-threshold", "0.2")
     assert single.returncode == 2 and "--multilabel" in single.stderr
+    for option, value, message in (
+        ("--temperature", "0", "must be a number > 0"),
+        ("--similarity-threshold", "2", "cosine similarity from -1 to 1"),
+    ):
+        result = run("zero-shot", str(good), "-o", "x", "--multilabel", option, value)
+        assert result.returncode == 2 and message in result.stderr, (option, result.stderr)
     cases = {
         "bad.json": ("{not json", "not valid JSON"),
         "list.json": ('["a", "b"]', "JSON object"),

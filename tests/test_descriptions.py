@@ -100,6 +100,51 @@ def test_a_zero_shot_model_saves_loads_pickles_and_exports(tiny_bert, held_out, 
     assert exported.predict(texts).tolist() == model.predict(texts).tolist()
 
 
+def test_a_zero_shot_label_set_model_exports_with_its_thresholds(tiny_bert, held_out, tmp_path):
+    texts = held_out[0][:20]
+    model = zero_shot(tiny_bert, multilabel=True, similarity_threshold=0.2, temperature=0.1)
+    exported = OnnxTopicClassifier(model.export_onnx(tmp_path / "onnx"))
+    np.testing.assert_allclose(exported.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    assert [set(row) for row in exported.predict(texts)] == [
+        set(row) for row in model.predict(texts)
+    ]
+
+
+def test_a_zero_shot_model_abstains_explains_reports_and_is_served(tiny_bert, held_out, tmp_path):
+    from sklearn.metrics import accuracy_score
+
+    from topicbert import ClassificationReport, explain
+    from topicbert.integrations.serving import create_app
+
+    texts, labels = held_out
+    model = zero_shot(tiny_bert)
+    proba, predicted = model.predict_proba(texts), model.predict(texts)
+
+    top = np.sort(proba.max(axis=1))
+    cut = float(top[len(top) // 2])  # about half the texts are below it
+    unsure = pickle.loads(pickle.dumps(model)).set_params(min_confidence=cut)
+    abstained = unsure.predict(texts)
+    below = proba.max(axis=1) < cut
+    assert 0 < below.sum() < len(texts)
+    assert all(label is None for label in abstained[below])
+    assert list(abstained[~below]) == list(predicted[~below])
+
+    explanation = explain(model, texts[0], num_samples=100, random_state=0)
+    assert explanation.predicted_label == predicted[0]
+    np.testing.assert_allclose(explanation.probabilities, proba[0], atol=1e-6)
+    assert explanation.as_list() and "<mark" in explanation.as_html()
+
+    report = ClassificationReport.from_estimator(model, texts, labels)
+    assert report.accuracy == pytest.approx(accuracy_score(labels, predicted))
+
+    client = create_app(model.save(tmp_path / "model"), max_texts=100).test_client()
+    answer = client.post("/api/predict", json={"texts": texts[:5]}).get_json()["predictions"]
+    assert [p["label"] for p in answer] == list(predicted[:5])
+    np.testing.assert_allclose(
+        [[p["probabilities"][str(c)] for c in model.classes_] for p in answer], proba[:5], atol=1e-5
+    )
+
+
 def test_chunked_long_texts_are_scored_alike_by_the_export(tiny_bert, held_out, tmp_path):
     """Each window's vector is normalised before windows are averaged, so the export
     (which averages the windows' logits) stays exact."""

@@ -123,6 +123,29 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def similarity(text: str) -> float:
+    """An argparse type: a cosine similarity, from -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        message = f"must be a cosine similarity from -1 to 1, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a cosine similarity from -1 to 1, got {text}")
+    return value
+
+
 def share(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1."""
     try:

@@ -10,7 +10,8 @@ from topicbert._commands._arguments import (
     UsageError,
     add_encoder_options,
     add_output,
-    non_negative_float,
+    positive_float,
+    similarity,
 )
 
 
@@ -46,12 +47,12 @@ def add_parser(commands: Any) -> None:
     )
     command.add_argument(
         "--temperature",
-        type=non_negative_float,
+        type=positive_float,
         help=f"cosine similarity per unit of logit (default: {DEFAULT_TEMPERATURE})",
     )
     command.add_argument(
         "--similarity-threshold",
-        type=float,
+        type=similarity,
         help="--multilabel: the similarity at which a label's probability is 0.5 "
         f"(default: {DEFAULT_SIMILARITY_THRESHOLD})",
     )
