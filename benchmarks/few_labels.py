@@ -50,6 +50,17 @@ early, or one that left out a system, is completed on the same draws.
 Raw figures (scores and fit seconds per draw, mean and standard deviation
 per size, paired differences against SetFit and against ``head``) go to
 ``benchmarks/results/few-labels-CORPUS-DATE.json``.
+
+The spread of a paired difference is the standard deviation of its per-draw
+values, and a difference is "larger than the spread" when its mean exceeds
+it: with five draws that is a mean above 2.2 standard errors. The
+Nadeau-Bengio correction of ``repeated_cv.py`` is not applied: it inflates
+the variance for folds whose training parts overlap, by ``n_test / n_train``,
+while draws of a few dozen texts from a pool of thousands share hardly any
+(here ``n_test / n_train`` would be about 10, a correlation above 1, outside
+what the correction models). The test part is the same for every draw, so
+the spread says how much the draw moves a difference, not how much another
+test part would.
 """
 
 from __future__ import annotations
