@@ -39,6 +39,7 @@ Systems:
     python benchmarks/few_labels.py --sizes 8 --draws 3 --systems head contrastive setfit
     python benchmarks/few_labels.py --corpus reuters --sizes 0 8 --setfit-python ...
     python benchmarks/few_labels.py --sizes 0  # the zero-shot systems alone
+    python benchmarks/few_labels.py --sizes all --systems tfidf head full  # whole training part
     python benchmarks/few_labels.py --smoke   # a trial run on a tiny input
     python benchmarks/few_labels.py --resume benchmarks/results/few-labels-bbc-A.json ...
 
@@ -65,6 +66,7 @@ test part would.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -291,10 +293,11 @@ def main(argv: list[str] | None = None) -> None:
     made.add_argument("--corpus", choices=tuple(METRICS), default="bbc")
     made.add_argument(
         "--sizes",
-        type=int,
+        type=size_or_all,
         nargs="+",
         default=[0, 8, 16],
-        help="texts per label; 0 runs the zero-shot systems (default 0 8 16)",
+        help="texts per label; 0 runs the zero-shot systems, 'all' fits the whole training "
+        "part, each draw with another seed (default 0 8 16)",
     )
     made.add_argument("--draws", type=int, default=5, help="draws per size (default 5)")
     made.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
@@ -337,9 +340,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in systems:
             done.setdefault(name, [])
         for seed in range(args.draws):
-            train = few_labelled(
-                *data["pool"], size, seed, data["topics"] if data["multilabel"] else None
-            )
+            train = training_sample(data, size, seed)
             for name in systems:
                 if len(done[name]) > seed:
                     continue  # measured by a resumed run on the same draw
@@ -350,6 +351,31 @@ def main(argv: list[str] | None = None) -> None:
             # kept after every draw, so that a long run stopped early keeps what it measured
             save(args, data, runs, resumed, complete=False)
     save(args, data, runs, resumed, complete=True)
+
+
+def training_sample(data: dict[str, Any], size: int | str, seed: int) -> tuple[list[Any], ...]:
+    """Draw ``seed`` of ``size`` texts per label, or the whole training part for ``"all"``.
+
+    With ``"all"`` every draw fits the same texts and differs by the systems' seeds only.
+    """
+    if size == "all":
+        return data["pool"]
+    topics = data["topics"] if data["multilabel"] else None
+    return few_labelled(*data["pool"], int(size), seed, topics)
+
+
+def size_or_all(text: str) -> int | str:
+    """An argparse type: texts per label (0 or more), or ``all`` for the whole training part."""
+    if text == "all":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        message = f"must be a number of texts or 'all', got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def resume(

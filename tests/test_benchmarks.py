@@ -354,3 +354,21 @@ def test_few_labels_gives_topicbert_the_same_window_as_setfit(monkeypatch) -> No
     few_labels.fit_topicbert("contrastive-descriptions", args, reuters, (["x"], [["a"]]), seed=0)
     assert made[2]["labels"] == ["acq", "earn"]
     assert made[2]["descriptions"] == reuters["descriptions"]
+
+
+def test_few_labels_sizes_take_all_for_the_whole_training_part() -> None:
+    sys.path.insert(0, str(ROOT))
+    import argparse
+
+    from benchmarks import few_labels
+
+    assert few_labels.size_or_all("16") == 16 and few_labels.size_or_all("all") == "all"
+    for bad in ("-1", "half"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            few_labels.size_or_all(bad)
+    texts = [f"text {i}" for i in range(12)]
+    labels = ["a", "b", "c"] * 4
+    data = {"pool": (texts, labels), "multilabel": False, "topics": ["a", "b", "c"]}
+    assert few_labels.training_sample(data, "all", seed=3) == (texts, labels)
+    drawn = few_labels.training_sample(data, 2, seed=3)
+    assert sorted(drawn[1]) == ["a", "a", "b", "b", "c", "c"]
