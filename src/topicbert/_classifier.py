@@ -151,11 +151,16 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         (one pass; the cosine similarity of a pair's vectors is pulled
         towards 1 when they share a label and towards 0 when not, see
         ``contrastive_iterations``), then the head is fitted as with
-        ``"head"``. Needs two texts of each label.
+        ``"head"``. Needs two texts of each label; for label sets, two
+        texts that share a label (a label carried by one text is then learnt
+        by the head alone, while its text is still paired through its other
+        labels).
     contrastive_iterations : int, default=20
         ``training="contrastive"``: pairs drawn per training text, each
         iteration one with a text of the same label and one with a text of
-        another label (SetFit's ``num_iterations``).
+        another label (SetFit's ``num_iterations``). The pairs grow with the
+        number of texts (``2 * contrastive_iterations`` per text), where
+        SetFit's default sampling grows with its square.
     contrastive_learning_rate : float, default=2e-5
         ``training="contrastive"``: the peak learning rate of the encoder's
         tuning on pairs (SetFit's default).
