@@ -55,13 +55,14 @@ per size, paired differences against SetFit and against ``head``) go to
 The spread of a paired difference is the standard deviation of its per-draw
 values, and a difference is "larger than the spread" when its mean exceeds
 it: with five draws that is a mean above 2.2 standard errors. The
-Nadeau-Bengio correction of ``repeated_cv.py`` is not applied: it inflates
-the variance for folds whose training parts overlap, by ``n_test / n_train``,
-while draws of a few dozen texts from a pool of thousands share hardly any
-(here ``n_test / n_train`` would be about 10, a correlation above 1, outside
-what the correction models). The test part is the same for every draw, so
-the spread says how much the draw moves a difference, not how much another
-test part would.
+Nadeau-Bengio correction of ``repeated_cv.py`` is not applied: it adds
+``n_test / n_train`` to ``1 / draws`` in the variance of the mean, the
+``rho / (1 - rho)`` of a correlation between resamples that comes from
+their training parts' overlap. Here ``n_test / n_train`` is 5 to 21 (``rho``
+0.84 to 0.95), while draws of a few dozen texts from a pool of thousands
+share hardly any. The test part is the same for every draw, so the spread
+says how much the draw moves a difference, not how much another test part
+would.
 """
 
 from __future__ import annotations
@@ -353,7 +354,15 @@ def main(argv: list[str] | None = None) -> None:
     save(args, data, runs, resumed, complete=True)
 
 
-def training_sample(data: dict[str, Any], size: int | str, seed: int) -> tuple[list[Any], ...]:
+def sizes_measured(sizes: list[str]) -> list[int | str]:
+    """``sizes`` (as the runs' keys) once each, in order, ``"all"`` last."""
+    numbers: list[int | str] = sorted({int(size) for size in sizes if size != "all"})
+    return numbers + (["all"] if "all" in sizes else [])
+
+
+def training_sample(
+    data: dict[str, Any], size: int | str, seed: int
+) -> tuple[list[str], list[Any]]:
     """Draw ``seed`` of ``size`` texts per label, or the whole training part for ``"all"``.
 
     With ``"all"`` every draw fits the same texts and differs by the systems' seeds only.
@@ -426,7 +435,7 @@ def save(
             "corpus": args.corpus,
             "topics": data["topics"],
             "metrics": list(METRICS[args.corpus]),
-            "sizes": sorted({int(size) for size in runs} | set(args.sizes)),
+            "sizes": sizes_measured([*runs, *map(str, args.sizes)]),
             "draws": args.draws,
             "max_length": args.max_length,
             "test_texts": len(data["test"][0]),

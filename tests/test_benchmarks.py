@@ -372,3 +372,5 @@ def test_few_labels_sizes_take_all_for_the_whole_training_part() -> None:
     assert few_labels.training_sample(data, "all", seed=3) == (texts, labels)
     drawn = few_labels.training_sample(data, 2, seed=3)
     assert sorted(drawn[1]) == ["a", "a", "b", "b", "c", "c"]
+    # the raw file lists the sizes once each, the whole training part last
+    assert few_labels.sizes_measured(["16", "0", "all", "8", "16"]) == [0, 8, 16, "all"]

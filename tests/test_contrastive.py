@@ -133,6 +133,38 @@ def test_contrastive_training_pulls_texts_of_a_label_together(tiny_bert: Path, f
     assert tuned.score(held_texts, held_labels) >= 0.8
 
 
+def test_contrastive_training_on_label_sets_pulls_texts_sharing_a_label_together(
+    tiny_bert: Path,
+) -> None:
+    from .test_multilabel import make_multilabel_corpus
+
+    texts, sets = make_multilabel_corpus(40, seed=3)
+    head = tiny_classifier(tiny_bert, training="head").fit(texts, sets)
+    tuned = tiny_classifier(
+        tiny_bert,
+        training="contrastive",
+        contrastive_learning_rate=1e-3,
+        contrastive_iterations=10,
+    ).fit(texts, sets)
+    assert tuned.target_kind_ == "multilabel" and tuned.training_ == "contrastive"
+    first = [labels[0] for labels in sets]  # every set's first topic stands for it here
+    assert pair_gap(tuned, texts, first) > pair_gap(head, texts, first) + 0.05
+    predicted = tuned.predict(make_multilabel_corpus(10, seed=4)[0])
+    assert all(isinstance(row, tuple) for row in predicted)
+
+
+def test_contrastive_training_pairs_the_descriptions_with_the_texts(tiny_bert: Path, few) -> None:
+    texts, labels = few
+    descriptions = {label: f"{label} news" for label in sorted(set(labels))}
+    settings = {"training": "contrastive", "contrastive_iterations": 5}
+    plain = tiny_classifier(tiny_bert, **settings).fit(texts, labels)
+    described = tiny_classifier(tiny_bert, descriptions=descriptions, **settings).fit(texts, labels)
+    # one more training example per label, each paired twice per iteration
+    extra = 2 * 5 * len(descriptions)
+    assert described.history_[-1]["pairs"] == plain.history_[-1]["pairs"] + extra
+    assert not np.allclose(described.predict_proba(texts), plain.predict_proba(texts))
+
+
 def test_a_contrastive_model_saves_loads_and_pickles(tiny_bert: Path, few, tmp_path: Path) -> None:
     texts, labels = few
     model = tiny_classifier(tiny_bert, training="contrastive").fit(texts, labels)

@@ -110,6 +110,37 @@ def test_a_zero_shot_label_set_model_exports_with_its_thresholds(tiny_bert, held
     ]
 
 
+def test_a_zero_shot_build_calls_the_callbacks_as_a_fit_with_no_epochs(tiny_bert):
+    from topicbert import Callback
+
+    events: list[str] = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, estimator) -> None:
+            events.append(f"begin {list(estimator.classes_)} {estimator.history_}")
+
+        def on_epoch_end(self, estimator, record) -> None:
+            events.append("epoch")
+
+        def on_train_end(self, estimator) -> None:
+            events.append(f"end {estimator.predict(['football match goal'])[0]}")
+
+        def on_train_error(self, estimator, error) -> None:
+            events.append(f"error {error}")
+
+    zero_shot(tiny_bert, callbacks=[Recorder()])
+    assert events == ["begin ['sport', 'tech', 'business'] []", "end sport"]
+
+    class Refuse(Callback):
+        def on_train_begin(self, estimator) -> None:
+            raise RuntimeError("no")
+
+    events.clear()
+    with pytest.raises(RuntimeError, match="no"):
+        zero_shot(tiny_bert, callbacks=[Recorder(), Refuse()])
+    assert events == ["begin ['sport', 'tech', 'business'] []", "error no"]
+
+
 def test_a_zero_shot_model_abstains_explains_reports_and_is_served(tiny_bert, held_out, tmp_path):
     from sklearn.metrics import accuracy_score
 

@@ -195,16 +195,20 @@ def build_from_descriptions(
         descriptions=None, early_stopping=False, training="head", threshold=0.5
     )
     fit = prepare(reader, estimator._clean(flat), y)
+    with seeded(fit.seed, fit.device):
+        model = build_model(estimator, fit).eval()
+    estimator.model_ = model
+    estimator.training_ = "head"
+    estimator.tokenizer_ = fit.tokenizer
+    estimator.device_ = fit.device
     estimator.classes_ = fit.targets.classes
     estimator.target_kind_ = fit.targets.kind
-    # callbacks see the build as a fit with no epochs (MLflow logs the model, for one)
+    estimator.thresholds_ = None
+    estimator.backbone_name_ = fit.backbone.name
+    estimator.history_ = []
+    estimator.training_text_hashes_ = None
+    # callbacks see the head's making as a fit with no epochs (MLflow logs the model)
     with calling_callbacks(estimator, fit.rank):
-        with seeded(fit.seed, fit.device):
-            model = build_model(estimator, fit).eval()
-        estimator.model_ = model
-        estimator.training_ = "head"
-        estimator.tokenizer_ = fit.tokenizer
-        estimator.device_ = fit.device
         vectors = embed(model, fit.documents, estimator._inference_settings(fit.amp_dtype))
         set_description_head(
             model.classifier,
@@ -213,10 +217,6 @@ def build_from_descriptions(
             temperature=temperature,
             similarity_threshold=similarity_threshold if multilabel else None,
         )
-        estimator.thresholds_ = None
-        estimator.backbone_name_ = fit.backbone.name
-        estimator.history_ = []
-        estimator.training_text_hashes_ = None
 
 
 def check_targets(estimator: BertTopicClassifier, y: Any, n_texts: int) -> Targets:
@@ -306,7 +306,11 @@ def build_model(estimator: BertTopicClassifier, fit: FitSettings) -> TopicModel:
 
 
 def train_model(estimator: BertTopicClassifier, fit: FitSettings) -> np.ndarray | None:
-    """Train ``estimator.model_`` with callbacks; return out-of-fold probabilities if made."""
+    """Train ``estimator.model_`` with callbacks; return out-of-fold probabilities if made.
+
+    Every process records the history; see :func:`calling_callbacks` for
+    which call the callbacks.
+    """
     with calling_callbacks(estimator, fit.rank) as callbacks:
 
         def on_epoch_end(record: dict[str, float]) -> None:
@@ -329,8 +333,7 @@ def calling_callbacks(estimator: BertTopicClassifier, rank: int) -> Iterator[lis
 
     Yields the callbacks that get the epochs' records. Only the first process
     of a distributed run calls them (one set of progress bars, one tracked
-    run), except those whose class sets ``every_rank``. Every process records
-    the history.
+    run), except those whose class sets ``every_rank``.
     """
     callbacks = [
         callback
