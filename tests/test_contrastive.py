@@ -146,7 +146,7 @@ def test_contrastive_training_on_label_sets_pulls_texts_sharing_a_label_together
         contrastive_learning_rate=1e-3,
         contrastive_iterations=10,
     ).fit(texts, sets)
-    assert tuned.target_kind_ == "multilabel" and tuned.training_ == "contrastive"
+    assert tuned.target_kind_ == "collections" and tuned.training_ == "contrastive"
     first = [labels[0] for labels in sets]  # every set's first topic stands for it here
     assert pair_gap(tuned, texts, first) > pair_gap(head, texts, first) + 0.05
     predicted = tuned.predict(make_multilabel_corpus(10, seed=4)[0])
