@@ -117,7 +117,7 @@ def test_a_zero_shot_build_calls_the_callbacks_as_a_fit_with_no_epochs(tiny_bert
 
     class Recorder(Callback):
         def on_train_begin(self, estimator) -> None:
-            events.append(f"begin {list(estimator.classes_)} {estimator.history_}")
+            events.append(f"begin {[str(c) for c in estimator.classes_]} {estimator.history_}")
 
         def on_epoch_end(self, estimator, record) -> None:
             events.append("epoch")

@@ -234,10 +234,23 @@ def page(tmp_path: Path) -> Iterator[str]:
     texts = [HOSTILE, *(f"text {i} about nothing" for i in range(20))]
     session = session_of(tmp_path, texts)
     server = make_labelling_server(session, port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def run() -> None:
+        # the loop's own thread closes the sockets: closing them from another
+        # thread while it polls them fails there with EBADF
+        from waitress import wasyncore
+
+        while not stop.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    stop.set()
+    thread.join(timeout=30)
 
 
 def test_routes_over_http(page: str, tmp_path: Path) -> None:
@@ -462,8 +475,8 @@ def test_bbc_articles_ranked_by_a_zero_shot_model_in_chromium(tmp_path: Path) ->
     }
     topics.write_text(json.dumps(descriptions), encoding="utf-8")
     output = tmp_path / "labelled.csv"
+    driver = webdriver_chromium((1100, 1000))  # skips where Chromium is missing, before a start
     process, url = start([str(pool), "--descriptions", str(topics), "-o", str(output)])
-    driver = webdriver_chromium((1100, 1000))
     try:
         zero_shot = BertTopicClassifier.from_descriptions(descriptions, max_length=256)
         first = suggest(zero_shot, data["text"].tolist(), 1)[0]
