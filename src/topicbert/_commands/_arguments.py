@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,61 +112,26 @@ def positive_int(text: str) -> int:
     return value
 
 
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+def number_in(wanted: str, accept: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type: a number that ``accept`` takes; refused as "must be ``wanted``"."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
-
-
-def similarity(text: str) -> float:
-    """An argparse type: a cosine similarity, from -1 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        message = f"must be a cosine similarity from -1 to 1, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
-    if not -1 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a cosine similarity from -1 to 1, got {text}")
-    return value
-
-
-def share(text: str) -> float:
-    """An argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be a share between 0 and 1, got {text}")
-    return value
-
-
-def probability(text: str) -> float:
-    """An argparse type: a number from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        message = f"must be a probability from 0 to 1, got {text!r}"
-        raise argparse.ArgumentTypeError(message) from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a probability from 0 to 1, got {text}")
-    return value
+non_negative_float = number_in("a number >= 0", lambda value: 0 <= value < float("inf"))
+positive_float = number_in("a number > 0", lambda value: 0 < value < float("inf"))
+similarity = number_in("a cosine similarity from -1 to 1", lambda value: -1 <= value <= 1)
+share = number_in("a share between 0 and 1", lambda value: 0 < value < 1)
+probability = number_in("a probability from 0 to 1", lambda value: 0 <= value <= 1)
 
 
 def add_min_confidence(parser: argparse.ArgumentParser, default_help: str) -> None:
