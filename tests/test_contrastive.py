@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from topicbert import BertTopicClassifier, PretrainedBackbone
-from topicbert._contrastive import check_pairs_possible, draw_pairs, pair_vectors
+from topicbert._contrastive import (
+    check_pairs_possible,
+    draw_pairs,
+    pair_agreement_loss,
+    pair_vectors,
+)
 
 from .conftest import make_corpus, tiny_classifier
 
@@ -163,6 +168,86 @@ def test_contrastive_training_pairs_the_descriptions_with_the_texts(tiny_bert: P
     extra = 2 * 5 * len(descriptions)
     assert described.history_[-1]["pairs"] == plain.history_[-1]["pairs"] + extra
     assert not np.allclose(described.predict_proba(texts), plain.predict_proba(texts))
+
+
+def test_held_out_pairs_weigh_agreeing_and_differing_pairs_alike() -> None:
+    held_out = np.array([[1.0, 0.0]])
+    # one training text of its label, at similarity 1 (no error); three of another
+    # label, also at similarity 1 (error 1 each): (0 + 1) / 2, not 3 / 4
+    training = np.array([[2.0, 0.0], [1.0, 0.0], [3.0, 0.0], [0.5, 0.0]])
+    assert pair_agreement_loss(held_out, np.array([0]), training, np.array([0, 1, 1, 1])) == 0.5
+    apart = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 3.0]])
+    assert pair_agreement_loss(held_out, np.array([0]), apart, np.array([0, 1, 1])) == 0.0
+    sets = np.array([[1, 1, 0]], dtype=np.float32)
+    others = np.array([[0, 1, 0], [0, 0, 1]], dtype=np.float32)  # shares one label, then none
+    # the text sharing a label at similarity 0, the other at 1: both wholly wrong
+    assert pair_agreement_loss(held_out, sets, np.array([[0.0, 1.0], [1.0, 0.0]]), others) == 1.0
+
+
+def scripted_checks(monkeypatch: pytest.MonkeyPatch, losses: list[float]) -> list[dict]:
+    """Replace the held-out score by ``losses`` in turn; return the encoder at each check."""
+    import topicbert._contrastive as contrastive
+
+    encoders: list[dict] = []
+
+    def held_out_loss(model, stopping, documents, labels):  # type: ignore[no-untyped-def]
+        encoders.append({k: v.clone() for k, v in model.encoder.state_dict().items()})
+        return losses[len(encoders) - 1]
+
+    monkeypatch.setattr(contrastive, "held_out_loss", held_out_loss)
+    return encoders
+
+
+def test_contrastive_early_stopping_keeps_the_encoder_of_the_best_check(
+    tiny_bert: Path, few, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts, labels = few
+    encoders = scripted_checks(monkeypatch, [1.0, 0.9, 0.5, 0.6, 0.7, 0.1, 0.1])
+    model = tiny_classifier(
+        tiny_bert, training="contrastive", early_stopping=True, validation_fraction=0.25
+    ).fit(texts, labels)
+    # the start, then each tenth; stopped two checks after the best (the third)
+    assert len(encoders) == 5
+    record = model.history_[-1]
+    pairs_per_tenth = record["pairs"] / 10
+    assert record["valid_pair_loss"] == 0.5
+    assert record["best_pairs"] == pytest.approx(2 * pairs_per_tenth, abs=model.batch_size)
+    assert record["pairs_trained"] == pytest.approx(4 * pairs_per_tenth, abs=model.batch_size)
+    assert "valid_accuracy" in record  # the head is still scored on the held-out texts
+    kept = model.model_.encoder.state_dict()
+    assert all(torch.equal(kept[k], encoders[2][k]) for k in kept)
+    assert not all(torch.equal(kept[k], encoders[4][k]) for k in kept)
+
+
+def test_contrastive_early_stopping_keeps_the_untuned_encoder_if_pairs_never_help(
+    tiny_bert: Path, few, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts, labels = few
+    scripted_checks(monkeypatch, [0.1, 0.2, 0.3])
+    settings = {"early_stopping": True, "validation_fraction": 0.25}
+    model = tiny_classifier(tiny_bert, training="contrastive", **settings).fit(texts, labels)
+    head = tiny_classifier(tiny_bert, training="head", **settings).fit(texts, labels)
+    assert model.history_[-1]["best_pairs"] == 0
+    for tuned, untouched in zip(
+        model.model_.encoder.parameters(), head.model_.encoder.parameters(), strict=True
+    ):
+        assert torch.equal(tuned, untouched)
+
+
+def test_contrastive_early_stopping_scores_real_held_out_texts(tiny_bert: Path, few) -> None:
+    texts, labels = few
+    model = tiny_classifier(
+        tiny_bert,
+        training="contrastive",
+        contrastive_learning_rate=1e-3,
+        early_stopping=True,
+        validation_fraction=0.25,
+    ).fit(texts, labels)
+    record = model.history_[-1]
+    assert 0 <= record["valid_pair_loss"] < 1
+    assert record["best_pairs"] <= record["pairs_trained"] <= record["pairs"]
+    plain = tiny_classifier(tiny_bert, training="contrastive").fit(texts, labels)
+    assert "valid_pair_loss" not in plain.history_[-1]
 
 
 def test_a_contrastive_model_saves_loads_and_pickles(tiny_bert: Path, few, tmp_path: Path) -> None:

@@ -209,8 +209,12 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         Hold out ``validation_fraction`` of the training data (stratified),
         report validation loss and accuracy per epoch, stop when the
         validation loss has not improved for ``n_iter_no_change`` epochs and
-        keep the best epoch's weights. With ``"head"`` and ``"contrastive"``
-        training (one pass, no epochs) the held-out texts are scored once.
+        keep the best epoch's weights. ``"contrastive"`` training scores the
+        held-out texts' similarities to the training texts at the start of its
+        pass over pairs and after each tenth, stops after ``n_iter_no_change``
+        checks without improvement and keeps the best check's encoder (the
+        untuned one included); the head is then fitted and scored on them once.
+        ``"head"`` training (no epochs) scores them once.
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=2
@@ -254,7 +258,9 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
         ``valid_loss`` and ``valid_accuracy`` (with early stopping) and
         ``seconds``. ``"head"`` and ``"contrastive"`` training leave one
         record (contrastive's with the pair pass's ``pairs``, ``pair_loss``
-        and ``pair_seconds``).
+        and ``pair_seconds``; with early stopping also ``pairs_trained``,
+        ``best_pairs``, the pairs trained on before the kept check, and its
+        ``valid_pair_loss``).
     training_ : {"full", "contrastive", "head"}
         How the encoder was trained: ``training``, with ``"auto"`` made
         concrete by the labelled texts.

@@ -9,6 +9,13 @@ regularisation, threshold tuning and calibration as for ``training="head"``.
 
 Label sets: a positive pair shares at least one label, a negative pair none.
 
+With held-out texts (``early_stopping=True``) the pass is scored at its start
+and after each tenth: the squared error of the cosine similarity of every
+held-out text to every training text against whether the two share a label
+(positives and negatives weighted equally). The pass stops when that has not
+improved for ``n_iter_no_change`` checks, and the encoder keeps the weights
+of the best check, the untuned ones included.
+
 Under ``torchrun`` every process draws the same pairs; each encodes its share
 of every batch, and the gradients are summed across processes before each
 step, so that all of them take the step one process would take alone.
@@ -27,10 +34,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from topicbert._devices import attention_kernels, autocast
+from topicbert._inference import InferenceSettings, embed
 from topicbert._model import TopicModel
 from topicbert._token_batches import collate, micro_batches, token_budget
 from topicbert._tokenizing import Document
-from topicbert._training import optimizer_for
+from topicbert._training import BestWeights, optimizer_for
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,21 @@ class PairSettings:
     warmup_ratio: float
     max_grad_norm: float | None
     verbose: int
+
+
+CHECKS = 10
+"""Held-out checks over the pass, after the one at its start."""
+
+
+@dataclass(frozen=True)
+class PairStopping:
+    """Held-out texts that stop the pass early (see the module's docstring)."""
+
+    documents: Sequence[Document]
+    labels: np.ndarray
+    patience: int
+    """Checks without improvement before the pass stops."""
+    inference: InferenceSettings
 
 
 def check_pairs_possible(labels: np.ndarray, classes: np.ndarray) -> None:
@@ -120,6 +143,46 @@ def pair_vectors(
     return pooled[where[: len(first)]], pooled[where[len(first) :]]
 
 
+def pair_agreement_loss(
+    held_out: np.ndarray,
+    held_out_labels: np.ndarray,
+    training: np.ndarray,
+    training_labels: np.ndarray,
+) -> float:
+    """How far held-out texts' similarities to training texts are from their pairs' targets.
+
+    The squared error of the cosine similarity of each held-out vector to
+    each training vector against 1 (the two share a label) or 0, averaged
+    over the positive and over the negative pairs, and the two averages
+    averaged: many more pairs differ than agree, and both kinds count alike.
+    """
+    from sklearn.preprocessing import normalize
+
+    similarity = normalize(held_out) @ normalize(training).T
+    if held_out_labels.ndim == 2:
+        shared = (held_out_labels @ training_labels.T) > 0
+    else:
+        shared = held_out_labels[:, None] == training_labels[None, :]
+    errors = [
+        ((similarity[kind] - target) ** 2).mean()
+        for kind, target in ((shared, 1.0), (~shared, 0.0))
+        if kind.any()
+    ]
+    return float(np.mean(errors))
+
+
+def held_out_loss(
+    model: TopicModel, stopping: PairStopping, documents: Sequence[Document], labels: np.ndarray
+) -> float:
+    """:func:`pair_agreement_loss` of the held-out texts against ``documents``, encoded now."""
+    return pair_agreement_loss(
+        embed(model, stopping.documents, stopping.inference),
+        stopping.labels,
+        embed(model, documents, stopping.inference),
+        labels,
+    )
+
+
 def sum_across_processes(encoder: nn.Module, loss: float) -> float:
     """Sum the encoder's gradients, and a step's ``loss``, over every process.
 
@@ -156,6 +219,7 @@ def tune_on_pairs(
     rng: np.random.RandomState,
     rank: int = 0,
     world_size: int = 1,
+    stopping: PairStopping | None = None,
 ) -> dict[str, float]:
     """Tune ``model.encoder`` in place on pairs of ``documents``; return the pass's figures.
 
@@ -164,7 +228,9 @@ def tune_on_pairs(
     parts whose gradients add up to the batch's. With ``world_size`` > 1
     (``rng`` seeded alike on every process), process ``rank`` encodes every
     ``world_size``-th pair of each batch and the gradients are summed across
-    processes before the step.
+    processes before the step. With ``stopping``, the pass stops early on
+    held-out texts (see the module's docstring); every process scores them
+    alike, so all stop at the same step.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -177,8 +243,12 @@ def tune_on_pairs(
         optimizer, round(settings.warmup_ratio * n_batches), max(1, n_batches)
     )
     loss_fn = nn.MSELoss(reduction="sum")
+    best = None if stopping is None else BestWeights(model.encoder, stopping.patience)
+    checks = {math.ceil(n_batches * k / CHECKS) for k in range(1, CHECKS + 1)}
+    if stopping is not None and best is not None:
+        best.update(held_out_loss(model, stopping, documents, labels), 0)
     model.train()
-    total = 0.0
+    total, trained = 0.0, 0
     progress = tqdm(range(n_batches), desc="pairs", disable=not settings.verbose, leave=False)
     for step in progress:
         batch = np.arange(
@@ -209,12 +279,24 @@ def tune_on_pairs(
             nn.utils.clip_grad_norm_(model.encoder.parameters(), settings.max_grad_norm)
         optimizer.step()
         scheduler.step()
-        progress.set_postfix(
-            loss=f"{total / min(len(target), (step + 1) * settings.batch_size):.4f}"
-        )
+        trained += len(batch)
+        progress.set_postfix(loss=f"{total / trained:.4f}")
+        if stopping is not None and best is not None and step + 1 in checks:
+            stop = best.update(held_out_loss(model, stopping, documents, labels), trained)
+            progress.set_postfix(loss=f"{total / trained:.4f}", held_out=f"{best.loss:.4f}")
+            if stop:
+                break
     model.eval()
-    return {
-        "pair_loss": total / max(1, len(target)),
+    figures = {
+        "pair_loss": total / max(1, trained),
         "pairs": float(len(target)),
         "pair_seconds": time.perf_counter() - started,
     }
+    if best is not None:
+        best.restore()
+        figures |= {
+            "pairs_trained": float(trained),
+            "best_pairs": float(best.at),
+            "valid_pair_loss": best.loss,
+        }
+    return figures

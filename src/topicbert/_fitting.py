@@ -388,8 +388,17 @@ def fit_contrastive(
     estimator: BertTopicClassifier, fit: FitSettings, on_epoch_end: EpochHook
 ) -> np.ndarray | None:
     """Tune the encoder on pairs of training texts, then fit the head on its vectors."""
-    from topicbert._contrastive import PairSettings, tune_on_pairs
+    from topicbert._contrastive import PairSettings, PairStopping, tune_on_pairs
 
+    valid = fit.valid_index
+    stopping = None
+    if estimator.early_stopping and valid is not None and len(valid):
+        stopping = PairStopping(
+            documents=fit.subset(valid),
+            labels=fit.labels[valid],
+            patience=estimator.n_iter_no_change,
+            inference=estimator._inference_settings(fit.amp_dtype, verbose=False),
+        )
     settings = PairSettings(
         iterations=estimator.contrastive_iterations,
         batch_size=estimator.batch_size,
@@ -409,6 +418,7 @@ def fit_contrastive(
         rng=fit.rng,
         rank=fit.rank,
         world_size=fit.world_size,
+        stopping=stopping,
     )
     # the head's one history record carries the pair pass's figures too
     return fit_frozen_head(

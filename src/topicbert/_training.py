@@ -26,6 +26,42 @@ from topicbert._token_batches import (
 from topicbert._tokenizing import Document
 
 
+class BestWeights:
+    """A module's weights at its lowest held-out loss so far, and when to stop.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The module whose weights are kept (a copy on the CPU).
+    patience : int
+        Checks in a row without a lower loss after which training stops.
+    """
+
+    def __init__(self, module: nn.Module, patience: int) -> None:
+        self.module, self.patience = module, patience
+        self.loss = math.inf
+        self.at = 0
+        self._state: dict[str, torch.Tensor] | None = None
+        self._since = 0
+
+    def update(self, loss: float, at: int) -> bool:
+        """Record the loss of check ``at``, keeping the weights if lowest; ``True``: stop."""
+        if loss < self.loss:
+            self.loss, self.at, self._since = loss, at, 0
+            self._state = {
+                name: tensor.detach().to("cpu", copy=True)
+                for name, tensor in self.module.state_dict().items()
+            }
+            return False
+        self._since += 1
+        return self._since >= self.patience
+
+    def restore(self) -> None:
+        """Put the kept weights back, if any were kept."""
+        if self._state is not None:
+            self.module.load_state_dict(self._state)
+
+
 @dataclass(frozen=True)
 class TrainingSettings:
     """Hyperparameters of one training run."""
@@ -148,9 +184,8 @@ def train(
         cpu_class_weights = None if class_weights is None else class_weights.cpu()
 
     history: list[dict[str, float]] = []
-    best_loss = math.inf
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs_without_improvement = 0
+    patience = settings.n_iter_no_change
+    best = None if patience is None else BestWeights(module, patience)
     for epoch in range(1, settings.epochs + 1):
         started = time.perf_counter()
         ddp_model.train()
@@ -234,21 +269,13 @@ def train(
             tqdm.write(" ".join(f"{key}={value:.4g}" for key, value in record.items()))
         on_epoch_end(record)
 
-        if settings.n_iter_no_change is None or "valid_loss" not in record:
+        if best is None or "valid_loss" not in record:
             continue
-        if record["valid_loss"] < best_loss:
-            best_loss = record["valid_loss"]
-            best_state = {
-                k: v.detach().to("cpu", copy=True) for k, v in module.state_dict().items()
-            }
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-            if epochs_without_improvement >= settings.n_iter_no_change:
-                if settings.verbose and rank == 0:
-                    tqdm.write(f"Early stopping after epoch {epoch}.")
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state)
+        if best.update(record["valid_loss"], epoch):
+            if settings.verbose and rank == 0:
+                tqdm.write(f"Early stopping after epoch {epoch}.")
+            break
+    if best is not None:
+        best.restore()
     module.eval()
     return history
