@@ -9,7 +9,9 @@ With a third argument ``skewed``, early stopping is on and the second rank sees
 a validation loss that grows every epoch, as if its figures had drifted: the
 ranks must still stop at the same epoch (the first rank's decision). With
 ``contrastive``, the encoder is tuned on pairs, and each rank writes how many
-pairs it encoded.
+pairs it encoded. With ``contrastive-skewed``, the pass over pairs stops early
+and the second rank's held-out score grows at every check: the ranks must
+still stop after the same pair.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ def skew_validation_loss() -> None:
     training.log_loss_and_accuracy = skewed
 
 
+def skew_held_out_pairs() -> None:
+    import topicbert._contrastive as contrastive
+
+    original = contrastive.pair_agreement_loss
+    calls = []
+
+    def skewed(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs) + 10.0 * len(calls)
+
+    contrastive.pair_agreement_loss = skewed
+
+
 def count_pairs() -> list[int]:
     """Count the pairs this process encodes (one entry per call)."""
     import topicbert._contrastive as contrastive
@@ -70,7 +85,8 @@ def main() -> None:
     tiny_bert, out = Path(sys.argv[1]), Path(sys.argv[2])
     skewed = sys.argv[3:] == ["skewed"]
     multilabel = sys.argv[3:] == ["multilabel"]
-    contrastive = sys.argv[3:] == ["contrastive"]
+    skewed_pairs = sys.argv[3:] == ["contrastive-skewed"]
+    contrastive = sys.argv[3:] == ["contrastive"] or skewed_pairs
     texts, labels = make_corpus(40, seed=1)
     if multilabel:  # label sets: each topic, plus "long" for longer texts
         labels = [
@@ -80,11 +96,15 @@ def main() -> None:
     held_out, _ = make_corpus(15, seed=2)
     if skewed and int(os.environ["RANK"]) == 1:
         skew_validation_loss()
+    if skewed_pairs and int(os.environ["RANK"]) == 1:
+        skew_held_out_pairs()
     settings: dict = {"epochs": 6, "early_stopping": True, "n_iter_no_change": 1} if skewed else {}
     if multilabel:
         settings = {"threshold": "tune", "early_stopping": True, "n_iter_no_change": 2}
     if contrastive:
         settings = {"training": "contrastive", "contrastive_iterations": 3}
+        if skewed_pairs:
+            settings |= {"early_stopping": True, "n_iter_no_change": 1}
         encoded = count_pairs()
     clf = BertTopicClassifier(
         backbone=str(tiny_bert),

@@ -121,3 +121,19 @@ def test_contrastive_training_shares_the_pairs_and_ends_the_same_on_every_rank(
     # the pass's loss is summed over both ranks' shares, the same figure on each
     other = json.loads((tmp_path / "history-rank1.json").read_text())
     assert history[-1]["pair_loss"] == other[-1]["pair_loss"]
+
+
+def test_contrastive_early_stopping_stops_every_rank_after_the_same_pair(
+    tiny_bert: Path, tmp_path: Path
+) -> None:
+    # the second rank's own held-out figures would stop it at the first check
+    run_two_ranks(tiny_bert, tmp_path, "contrastive-skewed", timeout=300)
+    assert_same_weights(tmp_path)
+    histories = [
+        json.loads((tmp_path / f"history-rank{rank}.json").read_text())[-1] for rank in (0, 1)
+    ]
+    assert histories[0]["pairs_trained"] == histories[1]["pairs_trained"]
+    assert histories[0]["valid_pair_loss"] == histories[1]["valid_pair_loss"]
+    assert json.loads((tmp_path / "pairs-rank0.json").read_text()) == json.loads(
+        (tmp_path / "pairs-rank1.json").read_text()
+    )

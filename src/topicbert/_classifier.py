@@ -218,7 +218,8 @@ class BertTopicClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of the training data held out when ``early_stopping=True``.
     n_iter_no_change : int, default=2
-        Epochs without improvement before stopping early.
+        Epochs (held-out checks with ``"contrastive"`` training) without
+        improvement before stopping early.
     class_weight : {"balanced"} or None, default=None
         ``"balanced"`` weights the loss inversely to class frequencies.
     device : str, default="auto"

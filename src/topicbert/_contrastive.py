@@ -11,7 +11,8 @@ Label sets: a positive pair shares at least one label, a negative pair none.
 
 With held-out texts (``early_stopping=True``) the pass is scored at its start
 and after each tenth: the squared error of the cosine similarity of every
-held-out text to every training text against whether the two share a label
+held-out text to every training text (descriptions given as examples
+included) against whether the two share a label
 (positives and negatives weighted equally). The pass stops when that has not
 improved for ``n_iter_no_change`` checks, and the encoder keeps the weights
 of the best check, the untuned ones included.
@@ -33,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from topicbert._devices import attention_kernels, autocast
+from topicbert._devices import attention_kernels, autocast, first_rank_values
 from topicbert._inference import InferenceSettings, embed
 from topicbert._model import TopicModel
 from topicbert._token_batches import collate, micro_batches, token_budget
@@ -172,15 +173,24 @@ def pair_agreement_loss(
 
 
 def held_out_loss(
-    model: TopicModel, stopping: PairStopping, documents: Sequence[Document], labels: np.ndarray
+    model: TopicModel,
+    stopping: PairStopping,
+    documents: Sequence[Document],
+    labels: np.ndarray,
+    world_size: int = 1,
 ) -> float:
-    """:func:`pair_agreement_loss` of the held-out texts against ``documents``, encoded now."""
-    return pair_agreement_loss(
+    """:func:`pair_agreement_loss` of the held-out texts against ``documents``, encoded now.
+
+    Under ``torchrun`` rank 0's figure, so that every process stops alike.
+    """
+    loss = pair_agreement_loss(
         embed(model, stopping.documents, stopping.inference),
         stopping.labels,
         embed(model, documents, stopping.inference),
         labels,
     )
+    (shared,) = first_rank_values([loss], world_size, stopping.inference.device)
+    return shared
 
 
 def sum_across_processes(encoder: nn.Module, loss: float) -> float:
@@ -229,8 +239,8 @@ def tune_on_pairs(
     (``rng`` seeded alike on every process), process ``rank`` encodes every
     ``world_size``-th pair of each batch and the gradients are summed across
     processes before the step. With ``stopping``, the pass stops early on
-    held-out texts (see the module's docstring); every process scores them
-    alike, so all stop at the same step.
+    held-out texts (see the module's docstring); every process takes the
+    first's figure, so all stop at the same step.
     """
     from transformers import get_linear_schedule_with_warmup
 
@@ -246,7 +256,7 @@ def tune_on_pairs(
     best = None if stopping is None else BestWeights(model.encoder, stopping.patience)
     checks = {math.ceil(n_batches * k / CHECKS) for k in range(1, CHECKS + 1)}
     if stopping is not None and best is not None:
-        best.update(held_out_loss(model, stopping, documents, labels), 0)
+        best.update(held_out_loss(model, stopping, documents, labels, world_size), 0)
     model.train()
     total, trained = 0.0, 0
     progress = tqdm(range(n_batches), desc="pairs", disable=not settings.verbose, leave=False)
@@ -282,9 +292,12 @@ def tune_on_pairs(
         trained += len(batch)
         progress.set_postfix(loss=f"{total / trained:.4f}")
         if stopping is not None and best is not None and step + 1 in checks:
-            stop = best.update(held_out_loss(model, stopping, documents, labels), trained)
-            progress.set_postfix(loss=f"{total / trained:.4f}", held_out=f"{best.loss:.4f}")
+            held_out = held_out_loss(model, stopping, documents, labels, world_size)
+            stop = best.update(held_out, trained)
+            progress.set_postfix(loss=f"{total / trained:.4f}", held_out=f"{held_out:.4f}")
             if stop:
+                if settings.verbose:
+                    tqdm.write(f"Early stopping after {trained} of {len(target)} pairs.")
                 break
     model.eval()
     figures = {

@@ -197,6 +197,23 @@ def broadcast_seed(seed: int, world_size: int) -> int:
     return int(holder[0])
 
 
+def first_rank_values(values: list[float], world_size: int, device: torch.device) -> list[float]:
+    """Every rank gets rank 0's ``values``, so that all take the same decision on them.
+
+    A decision such as early stopping, taken on figures each rank computes
+    itself, could differ in the last bits between ranks: one rank would stop
+    while another waits for it.
+    """
+    if world_size <= 1:
+        return values
+    import torch
+    import torch.distributed as dist
+
+    shared = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.broadcast(shared, src=0)
+    return [float(value) for value in shared.tolist()]
+
+
 def is_secondary_rank() -> bool:
     """Whether this process is a rank other than 0 of an initialised process group."""
     import torch.distributed as dist

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from topicbert._devices import attention_kernels, autocast
+from topicbert._devices import attention_kernels, autocast, first_rank_values
 from topicbert._inference import InferenceSettings, log_loss_and_accuracy, predict_logits
 from topicbert._model import TopicModel
 from topicbert._token_batches import (
@@ -35,6 +35,13 @@ class BestWeights:
         The module whose weights are kept (a copy on the CPU).
     patience : int
         Checks in a row without a lower loss after which training stops.
+
+    Attributes
+    ----------
+    loss : float
+        The lowest loss so far (``inf`` before the first check).
+    at : int
+        The check (an epoch, a number of pairs) that had it.
     """
 
     def __init__(self, module: nn.Module, patience: int) -> None:
@@ -251,16 +258,9 @@ def train(
             valid_loss, valid_accuracy = log_loss_and_accuracy(
                 logits_valid, valid_labels, class_weights
             )
-            if world_size > 1:
-                # Every rank must take the same early-stopping decision: they all use the
-                # first rank's figures, or one rank could stop while another waits for it.
-                import torch.distributed as dist
-
-                figures = torch.tensor(
-                    [valid_loss, valid_accuracy], dtype=torch.float64, device=device
-                )
-                dist.broadcast(figures, src=0)
-                valid_loss, valid_accuracy = (float(v) for v in figures.tolist())
+            valid_loss, valid_accuracy = first_rank_values(
+                [valid_loss, valid_accuracy], world_size, device
+            )
             record["valid_loss"] = valid_loss
             record["valid_accuracy"] = valid_accuracy
         record["seconds"] = time.perf_counter() - started
