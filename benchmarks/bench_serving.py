@@ -17,6 +17,14 @@ Raw figures go to ``benchmarks/results/serving-DATE.json``.
 ``--batch-wait-ms 0,5`` serves with batching once per value (the server's
 ``--batch-wait-ms``; default 5, the server's own) in the same run.
 
+``--arrivals-per-s 10,20,40`` adds open traffic on each server: requests
+sent at the times of a Poisson process of that rate (seeded), whatever the
+answers, as from many independent users; latency is counted from each
+request's planned send time, so a late send counts against the server.
+Under closed traffic (the clients above) the server can expect the requests
+its last batch answered; under open traffic it cannot, which is where the
+batching's wait costs latency.
+
 ``--export int8`` (or ``fp32``) serves the model's ONNX export instead.
 Without MODEL_DIR, a MiniLM model is fine-tuned for one epoch on 100 BBC
 articles at 128 tokens first (under a minute), as only the serving path is
@@ -90,14 +98,72 @@ def wait_ready(base: str) -> None:
     raise RuntimeError("the server did not start")
 
 
+OPEN_THREADS = 32
+"""Server threads and client threads under open traffic: requests in flight at most."""
+
+
+def open_traffic(
+    base: str, texts: list[str], n: int, rate: float, batching: bool, wait_ms: float
+) -> dict[str, Any]:
+    """``n`` requests sent at the times of a Poisson process of ``rate`` per second."""
+    url = f"{base}/api/predict"
+    send_at = np.cumsum(np.random.default_rng(0).exponential(1 / rate, n))
+    payloads = [{"texts": [texts[i % len(texts)]]} for i in range(n)]
+
+    def sent(payload: dict) -> tuple[int, float]:
+        status, _ = post(url, payload)
+        return status, time.perf_counter()
+
+    calls_before = batch_sizes(base)
+    with ThreadPoolExecutor(max_workers=OPEN_THREADS) as pool:
+        started = time.perf_counter()
+        futures = []
+        for at, payload in zip(send_at, payloads, strict=True):
+            time.sleep(max(0.0, started + at - time.perf_counter()))
+            futures.append(pool.submit(sent, payload))
+        results = [future.result() for future in futures]
+    finished = np.asarray([done for _, done in results])
+    latencies = (finished - (started + send_at)) * 1000
+    p50, p99 = np.percentile(latencies, [50, 99])
+    calls = {
+        size: count - calls_before.get(size, 0)
+        for size, count in batch_sizes(base).items()
+        if count > calls_before.get(size, 0)
+    }
+    row = {
+        "traffic": "open",
+        "batching": batching,
+        "batch_wait_ms": wait_ms if batching else None,
+        "arrivals_per_s": rate,
+        "requests": n,
+        "requests_per_s": n / (finished.max() - started),
+        "latency_ms": {"p50": float(p50), "p99": float(p99)},
+        "errors": sum(status != 200 for status, _ in results),
+        "batch_sizes": calls,
+    }
+    print(
+        f"batching {'on ' if batching else 'off'} open traffic, {rate:g} requests/s: "
+        f"p50 {p50:6.0f} ms, p99 {p99:6.0f} ms, errors {row['errors']}, "
+        f"model calls by texts {calls}",
+        flush=True,
+    )
+    return row
+
+
 def load_test(
-    model: Path, batching: bool, clients: list[int], texts: list[str], n: int, wait_ms: float
+    model: Path,
+    batching: bool,
+    clients: list[int],
+    texts: list[str],
+    n: int,
+    wait_ms: float,
+    arrivals: list[float],
 ) -> list:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "topicbert.cli", "serve", str(model), "--port", str(port)]
-    command += ["--threads", str(max(clients))]
+    command += ["--threads", str(max([*clients, OPEN_THREADS if arrivals else 0]))]
     if not batching:
         command.append("--no-batching")
     else:
@@ -156,6 +222,8 @@ def load_test(
                 flush=True,
             )
             rows.append(row)
+        for rate in arrivals:
+            rows.append(open_traffic(base, texts, n, rate, batching, wait_ms))
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -203,6 +271,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     options.add_argument("--modes", default="off,on", help="batching off, on, or both")
     options.add_argument(
+        "--arrivals-per-s",
+        default="",
+        help="open traffic at these rates (requests/s, comma-separated) on each server",
+    )
+    options.add_argument(
         "--export",
         choices=["fp32", "int8"],
         help="serve the model's ONNX export (this quantisation) instead of the model",
@@ -240,19 +313,21 @@ def main(argv: list[str] | None = None) -> None:
         modes = args.modes.split(",")
         rows = []
         waits = [float(wait) for wait in args.batch_wait_ms.split(",")]
+        arrivals = [float(rate) for rate in args.arrivals_per_s.split(",") if rate]
         if "off" in modes:
-            rows += load_test(model, False, clients, texts, args.requests, 0.0)
+            rows += load_test(model, False, clients, texts, args.requests, 0.0, arrivals)
         if "on" in modes:
             for wait in waits:
-                rows += load_test(model, True, clients, texts, args.requests, wait)
+                rows += load_test(model, True, clients, texts, args.requests, wait, arrivals)
 
     print(f"model: {model}")
-    for row in rows:
+    closed = [row for row in rows if row.get("traffic") != "open"]
+    for row in closed:
         row["offline_texts_per_s_same_batch"] = offline_per_call[row["clients"]]
         row["of_offline_same_batch"] = row["requests_per_s"] / offline_per_call[row["clients"]]
-    for row in rows:
+    for row in closed:
         before = next(
-            (r for r in rows if not r["batching"] and r["clients"] == row["clients"]), None
+            (r for r in closed if not r["batching"] and r["clients"] == row["clients"]), None
         )
         if row["batching"]:
             print(

@@ -68,7 +68,16 @@ SMOKE_RUNS = [
     ),
     pytest.param(
         "bench_serving.py",
-        ["--backbone", "{backbone}", "--requests", "4", "--clients", "1,2"],
+        [
+            "--backbone",
+            "{backbone}",
+            "--requests",
+            "4",
+            "--clients",
+            "1,2",
+            "--arrivals-per-s",
+            "20",
+        ],
         "serving",
         id="bench_serving",
         marks=pytest.mark.slow,
