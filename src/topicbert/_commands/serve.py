@@ -57,7 +57,8 @@ def add_parser(commands: Any) -> None:
         type=non_negative_float,
         default=5.0,
         help="the longest a batch is held back for the requests the server expects: as "
-        "many as its last batch answered; a lone client never waits (default: %(default)s)",
+        "many as its last batch answered; a lone client never waits; 0 answers sooner when "
+        "many independent users send near capacity (default: %(default)s)",
     )
     batching.add_argument(
         "--max-batch-texts",

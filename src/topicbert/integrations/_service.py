@@ -53,7 +53,9 @@ class BatchingSettings:
         at once) plus those that arrived while that batch ran. A lone client
         never waits; clients calling in a loop share full batches. 0: no
         waiting; requests that arrive while the model is busy still share the
-        next batch. Measured in ``docs/results.md``.
+        next batch, which answers sooner when many independent users send
+        near the server's capacity (open traffic). Measured in
+        ``docs/results.md``.
     max_batch_texts : int, default=64
         Most texts in one batch.
     max_queue_texts : int, default=1024
