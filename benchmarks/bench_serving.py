@@ -18,8 +18,9 @@ Raw figures go to ``benchmarks/results/serving-DATE.json``.
 ``--batch-wait-ms``; default 5, the server's own) in the same run.
 
 ``--arrivals-per-s 10,20,40`` adds open traffic on each server: requests
-sent at the times of a Poisson process of that rate (seeded), whatever the
-answers, as from many independent users; latency is counted from each
+sent at the times of a Poisson process of that rate (seeded, its gaps scaled
+so that the ``--requests`` take exactly their share of time at that rate),
+whatever the answers, as from many independent users; latency is counted from each
 request's planned send time, so a late send counts against the server.
 Under closed traffic (the clients above) the server can expect the requests
 its last batch answered; under open traffic it cannot, which is where the
@@ -107,7 +108,9 @@ def open_traffic(
 ) -> dict[str, Any]:
     """``n`` requests sent at the times of a Poisson process of ``rate`` per second."""
     url = f"{base}/api/predict"
-    send_at = np.cumsum(np.random.default_rng(0).exponential(1 / rate, n))
+    gaps = np.random.default_rng(0).exponential(1 / rate, n)
+    # Poisson gaps scaled to last n / rate seconds in all: the rate asked for, exactly
+    send_at = np.cumsum(gaps * (n / rate) / gaps.sum())
     payloads = [{"texts": [texts[i % len(texts)]]} for i in range(n)]
 
     def sent(payload: dict) -> tuple[int, float]:
@@ -135,6 +138,7 @@ def open_traffic(
         "batching": batching,
         "batch_wait_ms": wait_ms if batching else None,
         "arrivals_per_s": rate,
+        "sent_per_s": n / send_at[-1],
         "requests": n,
         "requests_per_s": n / (finished.max() - started),
         "latency_ms": {"p50": float(p50), "p99": float(p99)},
