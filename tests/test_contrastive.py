@@ -190,7 +190,7 @@ def scripted_checks(monkeypatch: pytest.MonkeyPatch, losses: list[float]) -> lis
 
     encoders: list[dict] = []
 
-    def held_out_loss(model, stopping, documents, labels):  # type: ignore[no-untyped-def]
+    def held_out_loss(model, stopping, documents, labels, world_size=1):  # type: ignore[no-untyped-def]
         encoders.append({k: v.clone() for k, v in model.encoder.state_dict().items()})
         return losses[len(encoders) - 1]
 
