@@ -88,6 +88,15 @@ def batch_sizes(base: str) -> dict[str, int]:
         return dict(json.load(response).get("batch_sizes", {}))
 
 
+def calls_since(base: str, before: dict[str, int]) -> dict[str, int]:
+    """The server's model calls since ``before`` (a :func:`batch_sizes`), by texts per call."""
+    return {
+        size: count - before.get(size, 0)
+        for size, count in batch_sizes(base).items()
+        if count > before.get(size, 0)
+    }
+
+
 def wait_ready(base: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -128,17 +137,12 @@ def open_traffic(
     finished = np.asarray([done for _, done in results])
     latencies = (finished - (started + send_at)) * 1000
     p50, p99 = np.percentile(latencies, [50, 99])
-    calls = {
-        size: count - calls_before.get(size, 0)
-        for size, count in batch_sizes(base).items()
-        if count > calls_before.get(size, 0)
-    }
+    calls = calls_since(base, calls_before)
     row = {
         "traffic": "open",
         "batching": batching,
         "batch_wait_ms": wait_ms if batching else None,
         "arrivals_per_s": rate,
-        "sent_per_s": n / send_at[-1],
         "requests": n,
         "requests_per_s": n / (finished.max() - started),
         "latency_ms": {"p50": float(p50), "p99": float(p99)},
@@ -196,11 +200,7 @@ def load_test(
                 elapsed = time.perf_counter() - started
                 client_cpu = time.process_time() - client_cpu
                 server_cpu = cpu_seconds(server.pid) - server_cpu
-                calls = {
-                    size: n - calls_before.get(size, 0)
-                    for size, n in batch_sizes(base).items()
-                    if n > calls_before.get(size, 0)
-                }
+                calls = calls_since(base, calls_before)
             latencies = np.asarray([seconds for _, seconds in results]) * 1000
             p50, p99 = np.percentile(latencies, [50, 99])
             row = {
